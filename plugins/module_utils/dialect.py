@@ -1,0 +1,409 @@
+# MIT License (see LICENSE)
+"""The one table of MySQL / MariaDB syntax differences, and the server flavor they depend on.
+
+``sql(flavor, key, **kwargs)`` renders a statement: of the ``STATEMENTS`` rows for that key and
+flavor it picks the one with the highest minimum version not above the server's version, and
+fills its template. Templates only use the named fragments of ``_FRAGMENTS`` (quoted values,
+optional clauses), so the table itself stays declarative.
+
+Passwords: ``sql(..., mask=True)`` renders the password of ``change_master`` as
+``'********'``, for statements that are reported back to the user.
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import collections
+import math
+import re
+
+MYSQL = 'mysql'
+MARIADB = 'mariadb'
+_VERSION_RE = re.compile(r'(\d+)\.(\d+)(?:\.(\d+))?')
+
+
+class Flavor:
+    """A server kind ('mysql' or 'mariadb'; Percona Server counts as MySQL) and its version."""
+
+    def __init__(self, name, version):
+        name = str(name).lower()
+        if name not in (MYSQL, MARIADB):
+            raise ValueError('unknown server flavor %r: expected mysql or mariadb' % (name,))
+        self.name = name
+        self.version = _version_tuple(version)
+
+    @classmethod
+    def from_server(cls, version_string, version_comment=''):
+        """From ``SELECT @@version, @@version_comment``.
+
+        ``'10.11.19-MariaDB-0+deb12u1'`` -> MariaDB 10.11.19; ``'5.5.5-10.11.6-MariaDB'`` (the
+        prefix that old replication clients need) -> MariaDB 10.11.6; ``'8.0.36-28'`` -> MySQL.
+        """
+        text = str(version_string or '')
+        is_mariadb = 'mariadb' in text.lower() or 'mariadb' in str(version_comment or '').lower()
+        if is_mariadb and text.startswith('5.5.5-'):
+            text = text[len('5.5.5-'):]
+        return cls(MARIADB if is_mariadb else MYSQL, text)
+
+    @property
+    def is_mariadb(self):
+        return self.name == MARIADB
+
+    @property
+    def is_mysql(self):
+        return self.name == MYSQL
+
+    def __str__(self):
+        return '%s %s' % ('MariaDB' if self.is_mariadb else 'MySQL', '.'.join(str(v) for v in self.version))
+
+    def __repr__(self):
+        return 'Flavor(%r, %r)' % (self.name, '.'.join(str(v) for v in self.version))
+
+    def __eq__(self, other):
+        if not isinstance(other, Flavor):
+            return NotImplemented
+        return (self.name, self.version) == (other.name, other.version)
+
+    def __hash__(self):
+        return hash((self.name, self.version))
+
+
+def _version_tuple(version):
+    if isinstance(version, str):
+        match = _VERSION_RE.match(version.strip())
+        if not match:
+            raise ValueError('cannot read a server version from %r' % (version,))
+        return tuple(int(part or 0) for part in match.groups())
+    try:
+        parts = tuple(int(part) for part in version)
+    except (TypeError, ValueError):
+        raise ValueError('invalid server version %r' % (version,))
+    if not 1 <= len(parts) <= 3:
+        raise ValueError('invalid server version %r' % (version,))
+    return parts + (0,) * (3 - len(parts))
+
+
+# -- quoting -------------------------------------------------------------------------------------
+_ESCAPES = {'\\': '\\\\', "'": "\\'", '"': '\\"', '\0': '\\0', '\n': '\\n', '\r': '\\r', '\x1a': '\\Z'}
+
+
+def quote_string(value):
+    """A single-quoted SQL string literal, escaped like mysql_real_escape_string.
+
+    Assumes the NO_BACKSLASH_ESCAPES sql_mode is off (the default).
+    """
+    if not isinstance(value, str):
+        raise TypeError('quote_string needs a str, not %r' % (value,))
+    return "'%s'" % ''.join(_ESCAPES.get(char, char) for char in value)
+
+
+def quote_identifier(name):
+    """A backtick-quoted identifier (backticks doubled)."""
+    if not isinstance(name, str) or not name or '\0' in name:
+        raise ValueError('invalid SQL identifier: %r' % (name,))
+    return '`%s`' % name.replace('`', '``')
+
+
+def _number(value, what, minimum=0, kind=int):
+    ok_type = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, ok_type):
+        raise ValueError('%s must be a number (%s), not %r' % (what, kind.__name__, value))
+    if (isinstance(value, float) and not math.isfinite(value)) or value < minimum:
+        raise ValueError('%s must be a number >= %s, not %r' % (what, minimum, value))
+    return repr(value)
+
+
+# -- change master options -----------------------------------------------------------------------
+# Canonical option name -> (value kind, flavors that know it). The order is the output order.
+CHANGE_MASTER_OPTIONS = collections.OrderedDict([
+    ('master_host', ('str', (MYSQL, MARIADB))),
+    ('master_port', ('port', (MYSQL, MARIADB))),
+    ('master_user', ('str', (MYSQL, MARIADB))),
+    ('master_password', ('password', (MYSQL, MARIADB))),
+    ('master_log_file', ('str', (MYSQL, MARIADB))),
+    ('master_log_pos', ('int', (MYSQL, MARIADB))),
+    ('master_use_gtid', ('use_gtid', (MARIADB,))),
+    ('master_auto_position', ('bool', (MYSQL,))),
+    ('master_ssl', ('bool', (MYSQL, MARIADB))),
+    ('master_ssl_ca', ('str', (MYSQL, MARIADB))),
+    ('master_ssl_cert', ('str', (MYSQL, MARIADB))),
+    ('master_ssl_key', ('str', (MYSQL, MARIADB))),
+    ('master_ssl_verify_server_cert', ('bool', (MYSQL, MARIADB))),
+    ('master_heartbeat_period', ('float', (MYSQL, MARIADB))),
+    ('master_connect_retry', ('int', (MYSQL, MARIADB))),
+    ('master_delay', ('int', (MYSQL, MARIADB))),
+])
+USE_GTID_VALUES = ('no', 'current_pos', 'slave_pos')
+MASKED_PASSWORD = "'********'"
+
+
+def _option_value(name, kind, value, mask):
+    if kind in ('str', 'password'):
+        if not isinstance(value, str):
+            raise ValueError('option %s must be a string, not %r' % (name, value))
+        return MASKED_PASSWORD if kind == 'password' and mask else quote_string(value)
+    if kind == 'bool':
+        if value not in (True, False):  # also accepts 0 and 1
+            raise ValueError('option %s must be a boolean, not %r' % (name, value))
+        return '1' if value else '0'
+    if kind == 'use_gtid':
+        if str(value).lower() not in USE_GTID_VALUES:
+            raise ValueError('option %s must be one of %s, not %r' % (name, ', '.join(USE_GTID_VALUES), value))
+        return str(value).lower()
+    if kind == 'port' and not isinstance(value, bool) and isinstance(value, int) and value > 65535:
+        raise ValueError('option %s must be a port number, not %r' % (name, value))
+    return _number(value, 'option %s' % name, kind=float if kind == 'float' else int)
+
+
+def _change_master_options(flavor, args, mask, prefix):
+    options = args['options']
+    if not isinstance(options, dict):
+        raise ValueError('change_master options must be a dict, not %r' % (options,))
+    for name in options:
+        if name not in CHANGE_MASTER_OPTIONS:
+            raise ValueError('unknown change_master option %r' % (name,))
+        if flavor.name not in CHANGE_MASTER_OPTIONS[name][1]:
+            raise ValueError('change_master option %r is not valid on %s' % (name, flavor))
+    rendered = ['%s = %s' % (prefix + name[len('master_'):].upper(), _option_value(name, kind, options[name], mask))
+                for name, (kind, _flavors) in CHANGE_MASTER_OPTIONS.items() if options.get(name) is not None]
+    if not rendered:
+        raise ValueError('change_master needs at least one option')
+    return ', '.join(rendered)
+
+
+# -- fragments the templates use -----------------------------------------------------------------
+def _channel(args):
+    channel = args['channel'] or ''
+    if not isinstance(channel, str):
+        raise ValueError('a channel / connection name must be a string, not %r' % (channel,))
+    return channel
+
+
+def _thread(args):
+    thread = args['thread']
+    names = {None: '', 'io': ' IO_THREAD', 'sql': ' SQL_THREAD'}
+    key = thread.lower() if isinstance(thread, str) else thread
+    if key not in names:
+        raise ValueError("thread must be None, 'io' or 'sql', not %r" % (thread,))
+    return names[key]
+
+
+def _on(args):
+    if args['on'] not in (True, False):
+        raise ValueError('on must be a boolean, not %r' % (args['on'],))
+    return bool(args['on'])
+
+
+_FRAGMENTS = {
+    # fragment name: function(flavor, kwargs, mask) -> text
+    'thread': lambda f, a, m: _thread(a),
+    'for_channel': lambda f, a, m: ' FOR CHANNEL %s' % quote_string(_channel(a)) if _channel(a) else '',
+    'connection': lambda f, a, m: ' %s' % quote_string(_channel(a)) if _channel(a) else '',
+    'all': lambda f, a, m: ' ALL' if a['all'] else '',
+    'file': lambda f, a, m: quote_string(a['file']),
+    'pos': lambda f, a, m: _number(a['pos'], 'pos'),
+    'timeout': lambda f, a, m: _number(a['timeout'], 'timeout', kind=float),
+    'channel_arg': lambda f, a, m: ', %s' % quote_string(_channel(a)) if _channel(a) else '',
+    'gtid': lambda f, a, m: quote_string(str(a['gtid'])),
+    'on_off': lambda f, a, m: 'ON' if _on(a) else 'OFF',
+    'read_only_var': lambda f, a, m: 'super_read_only' if _on(a) else 'read_only',
+    'master_options': lambda f, a, m: _change_master_options(f, a, m, 'MASTER_'),
+    'source_options': lambda f, a, m: _change_master_options(f, a, m, 'SOURCE_'),
+}
+
+REQUIRED = object()
+# Statement key -> its keyword arguments and their defaults.
+ARGUMENTS = {
+    'start_replica': {'thread': None, 'channel': ''},
+    'stop_replica': {'thread': None, 'channel': ''},
+    'reset_replica': {'all': False, 'channel': ''},
+    'show_replica_status': {'channel': ''},
+    'show_master_status': {},
+    'reset_master': {},
+    'show_replicas': {},
+    'pos_wait': {'file': REQUIRED, 'pos': REQUIRED, 'timeout': REQUIRED, 'channel': ''},
+    'gtid_wait': {'gtid': REQUIRED, 'timeout': REQUIRED},
+    'gtid_executed': {},
+    'gtid_current_pos': {},
+    'gtid_slave_pos': {},
+    'server_identity': {},
+    'set_read_only': {'on': REQUIRED},
+    'read_only_vars': {},
+    'change_master': {'options': REQUIRED, 'channel': ''},
+}
+
+Statement = collections.namedtuple('Statement', 'key flavor since template')
+_ANY = (0, 0, 0)
+
+STATEMENTS = [Statement(*row) for row in [
+    # key, flavor, minimum version, template
+    ('start_replica', MYSQL, _ANY, 'START SLAVE{thread}{for_channel}'),
+    ('start_replica', MYSQL, (8, 0, 22), 'START REPLICA{thread}{for_channel}'),
+    ('start_replica', MARIADB, _ANY, 'START SLAVE{connection}{thread}'),
+    ('stop_replica', MYSQL, _ANY, 'STOP SLAVE{thread}{for_channel}'),
+    ('stop_replica', MYSQL, (8, 0, 22), 'STOP REPLICA{thread}{for_channel}'),
+    ('stop_replica', MARIADB, _ANY, 'STOP SLAVE{connection}{thread}'),
+    ('reset_replica', MYSQL, _ANY, 'RESET SLAVE{all}{for_channel}'),
+    ('reset_replica', MYSQL, (8, 0, 22), 'RESET REPLICA{all}{for_channel}'),
+    ('reset_replica', MARIADB, _ANY, 'RESET SLAVE{connection}{all}'),
+    ('show_replica_status', MYSQL, _ANY, 'SHOW SLAVE STATUS{for_channel}'),
+    ('show_replica_status', MYSQL, (8, 0, 22), 'SHOW REPLICA STATUS{for_channel}'),
+    ('show_replica_status', MARIADB, _ANY, 'SHOW SLAVE{connection} STATUS'),
+    ('show_master_status', MYSQL, _ANY, 'SHOW MASTER STATUS'),
+    ('show_master_status', MYSQL, (8, 2, 0), 'SHOW BINARY LOG STATUS'),
+    ('show_master_status', MARIADB, _ANY, 'SHOW MASTER STATUS'),
+    ('show_master_status', MARIADB, (10, 5, 2), 'SHOW BINLOG STATUS'),
+    ('reset_master', MYSQL, _ANY, 'RESET MASTER'),
+    ('reset_master', MYSQL, (8, 2, 0), 'RESET BINARY LOGS AND GTIDS'),
+    ('reset_master', MARIADB, _ANY, 'RESET MASTER'),
+    ('show_replicas', MYSQL, _ANY, 'SHOW SLAVE HOSTS'),
+    ('show_replicas', MYSQL, (8, 0, 22), 'SHOW REPLICAS'),
+    ('show_replicas', MARIADB, _ANY, 'SHOW SLAVE HOSTS'),
+    ('pos_wait', MYSQL, _ANY, 'SELECT MASTER_POS_WAIT({file}, {pos}, {timeout}{channel_arg})'),
+    ('pos_wait', MYSQL, (8, 0, 26), 'SELECT SOURCE_POS_WAIT({file}, {pos}, {timeout}{channel_arg})'),
+    ('pos_wait', MARIADB, _ANY, 'SELECT MASTER_POS_WAIT({file}, {pos}, {timeout}{channel_arg})'),
+    ('gtid_wait', MYSQL, _ANY, 'SELECT WAIT_FOR_EXECUTED_GTID_SET({gtid}, {timeout})'),
+    ('gtid_wait', MARIADB, _ANY, 'SELECT MASTER_GTID_WAIT({gtid}, {timeout})'),
+    ('gtid_executed', MYSQL, _ANY, 'SELECT @@GLOBAL.gtid_executed'),
+    ('gtid_executed', MARIADB, _ANY, 'SELECT @@GLOBAL.gtid_binlog_pos'),
+    ('gtid_current_pos', MYSQL, _ANY, 'SELECT @@GLOBAL.gtid_executed'),
+    ('gtid_current_pos', MARIADB, _ANY, 'SELECT @@GLOBAL.gtid_current_pos'),
+    ('gtid_slave_pos', MARIADB, _ANY, 'SELECT @@GLOBAL.gtid_slave_pos'),
+    ('server_identity', MYSQL, _ANY, 'SELECT @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid'),
+    ('server_identity', MARIADB, _ANY, 'SELECT @@GLOBAL.server_id AS server_id'),
+    # MySQL: super_read_only = ON implies read_only; read_only = OFF also clears super_read_only.
+    ('set_read_only', MYSQL, _ANY, 'SET GLOBAL {read_only_var} = {on_off}'),
+    ('set_read_only', MARIADB, _ANY, 'SET GLOBAL read_only = {on_off}'),
+    ('read_only_vars', MYSQL, _ANY,
+     'SELECT @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only'),
+    ('read_only_vars', MARIADB, _ANY, 'SELECT @@GLOBAL.read_only AS read_only'),
+    ('change_master', MYSQL, _ANY, 'CHANGE MASTER TO {master_options}{for_channel}'),
+    ('change_master', MYSQL, (8, 0, 23), 'CHANGE REPLICATION SOURCE TO {source_options}{for_channel}'),
+    ('change_master', MARIADB, _ANY, 'CHANGE MASTER{connection} TO {master_options}'),
+]]
+
+
+class _Fragments(dict):
+    """The mapping a template is formatted with: computes only the fragments it names."""
+
+    def __init__(self, flavor, args, mask):
+        dict.__init__(self)
+        self.flavor, self.args, self.mask = flavor, args, mask
+
+    def __missing__(self, name):
+        return _FRAGMENTS[name](self.flavor, self.args, self.mask)
+
+
+def sql(flavor, key, mask=False, **kwargs):
+    """Render statement ``key`` for ``flavor`` (a Flavor); see ``ARGUMENTS`` for the kwargs.
+
+    ``mask=True`` shows the change_master password as '********' (for reporting only).
+    Raises ValueError for an unknown key, a key the flavor lacks, or bad values, and TypeError
+    for missing or unexpected keyword arguments.
+    """
+    if key not in ARGUMENTS:
+        raise ValueError('unknown statement %r' % (key,))
+    unexpected = sorted(set(kwargs) - set(ARGUMENTS[key]))
+    if unexpected:
+        raise TypeError('statement %s takes no argument %s' % (key, ', '.join(unexpected)))
+    args = dict(ARGUMENTS[key], **kwargs)
+    missing = sorted(name for name, value in args.items() if value is REQUIRED)
+    if missing:
+        raise TypeError('statement %s needs the argument %s' % (key, ', '.join(missing)))
+    rows = [row for row in STATEMENTS
+            if row.key == key and row.flavor == flavor.name and row.since <= flavor.version]
+    if not rows:
+        raise ValueError('statement %s is not available on %s' % (key, flavor))
+    template = max(rows, key=lambda row: row.since).template
+    return template.format_map(_Fragments(flavor, args, mask))
+
+
+def wait_succeeded(flavor, key, value):
+    """Whether the result of a ``pos_wait`` / ``gtid_wait`` query means the position was reached.
+
+    * pos_wait (MASTER_POS_WAIT / SOURCE_POS_WAIT, both flavors): the number of events waited
+      for (>= 0) when reached, -1 on timeout, NULL when the SQL thread is not running or the
+      server is no replica.
+    * gtid_wait, MariaDB MASTER_GTID_WAIT: 0 when reached, -1 on timeout.
+    * gtid_wait, MySQL WAIT_FOR_EXECUTED_GTID_SET: 0 when reached, 1 on timeout.
+    """
+    if value is None:
+        return False
+    if key == 'pos_wait':
+        return int(value) >= 0
+    if key == 'gtid_wait':
+        return int(value) == 0
+    raise ValueError('%s is not a wait statement' % (key,))
+
+
+# -- SHOW SLAVE / REPLICA STATUS -----------------------------------------------------------------
+def _text(value):
+    if isinstance(value, bytes):
+        value = value.decode('utf-8', 'replace')
+    return value
+
+
+def _to_int(value):
+    value = _text(value)
+    return None if value is None or value == '' else int(value)
+
+
+def _yes(value):
+    value = _text(value)
+    return None if value is None else str(value).lower() in ('yes', '1', 'on', 'true')
+
+
+def _gtid_text(value):
+    value = _text(value)
+    return None if value is None else ''.join(str(value).split())
+
+
+_ALL = (MYSQL, MARIADB)
+# Normalised key -> (source columns, first one present wins; converter; default; flavors).
+STATUS_COLUMNS = collections.OrderedDict([
+    ('master_host', (('Source_Host', 'Master_Host'), _text, None, _ALL)),
+    ('master_port', (('Source_Port', 'Master_Port'), _to_int, None, _ALL)),
+    ('master_user', (('Source_User', 'Master_User'), _text, None, _ALL)),
+    ('io_running', (('Replica_IO_Running', 'Slave_IO_Running'), _text, None, _ALL)),
+    ('sql_running', (('Replica_SQL_Running', 'Slave_SQL_Running'), _text, None, _ALL)),
+    ('io_running_ok', (('Replica_IO_Running', 'Slave_IO_Running'), _yes, False, _ALL)),
+    ('sql_running_ok', (('Replica_SQL_Running', 'Slave_SQL_Running'), _yes, False, _ALL)),
+    ('seconds_behind', (('Seconds_Behind_Source', 'Seconds_Behind_Master'), _to_int, None, _ALL)),
+    ('master_log_file', (('Source_Log_File', 'Master_Log_File'), _text, None, _ALL)),
+    ('read_master_log_pos', (('Read_Source_Log_Pos', 'Read_Master_Log_Pos'), _to_int, None, _ALL)),
+    ('relay_master_log_file', (('Relay_Source_Log_File', 'Relay_Master_Log_File'), _text, None, _ALL)),
+    ('exec_master_log_pos', (('Exec_Source_Log_Pos', 'Exec_Master_Log_Pos'), _to_int, None, _ALL)),
+    ('last_io_errno', (('Last_IO_Errno',), _to_int, 0, _ALL)),
+    ('last_io_error', (('Last_IO_Error',), _text, '', _ALL)),
+    ('last_sql_errno', (('Last_SQL_Errno',), _to_int, 0, _ALL)),
+    ('last_sql_error', (('Last_SQL_Error',), _text, '', _ALL)),
+    ('master_server_id', (('Source_Server_Id', 'Master_Server_Id'), _to_int, None, _ALL)),
+    ('master_uuid', (('Source_UUID', 'Master_UUID'), _text, None, (MYSQL,))),
+    ('auto_position', (('Auto_Position',), _yes, False, (MYSQL,))),
+    ('using_gtid', (('Using_Gtid',), _text, 'No', (MARIADB,))),
+    ('gtid_io_pos', (('Retrieved_Gtid_Set', 'Gtid_IO_Pos'), _gtid_text, None, _ALL)),
+    ('executed_gtid_set', (('Executed_Gtid_Set', 'Gtid_Slave_Pos'), _gtid_text, None, _ALL)),
+    ('sql_delay', (('SQL_Delay',), _to_int, None, _ALL)),
+    ('io_state', (('Replica_IO_State', 'Slave_IO_State'), _text, None, _ALL)),
+    ('channel', (('Channel_Name', 'Connection_name'), _text, '', _ALL)),
+    ('connect_retry', (('Connect_Retry',), _to_int, None, _ALL)),
+    ('ssl', (('Source_SSL_Allowed', 'Master_SSL_Allowed'), _yes, False, _ALL)),
+])
+
+
+def normalize_replica_status(flavor, row):
+    """One row of SHOW SLAVE / REPLICA STATUS -> a dict with the keys of ``STATUS_COLUMNS``.
+
+    Column names are matched case-insensitively. Keys that do not apply to the flavor
+    (master_uuid, auto_position on MariaDB; using_gtid on MySQL) are None; missing columns give
+    the default. GTID sets lose the whitespace that SHOW wraps them with.
+    """
+    columns = {str(name).lower(): value for name, value in row.items()}
+    result = {}
+    for key, (sources, convert, default, flavors) in STATUS_COLUMNS.items():
+        if flavor.name not in flavors:
+            result[key] = None
+            continue
+        present = [columns[name.lower()] for name in sources if name.lower() in columns]
+        value = convert(present[0]) if present else None
+        result[key] = default if value is None else value
+    return result

@@ -1,0 +1,179 @@
+# MIT License (see LICENSE)
+"""Start and stop a server: through its service manager, or by direct mysqld control.
+
+Direct control reads the server's own option file (``--defaults-file``) for its datadir,
+pid file, socket and address, starts ``mariadbd``/``mysqld`` detached as the ``mysql`` user and
+waits until the server greets a client; stopping sends SIGTERM (a clean InnoDB shutdown) and
+waits until the process has gone.
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+SERVER_SECTIONS = ('mysqld', 'server', 'mariadbd', 'mariadb')
+
+
+class LifecycleError(Exception):
+    pass
+
+
+def read_server_options(defaults_file):
+    """The [mysqld]-like options of a my.cnf file as a dict (later sections win, '_' == '-')."""
+    options = {}
+    section = None
+    with open(defaults_file) as handle:
+        for raw in handle:
+            line = raw.strip()
+            if not line or line[0] in '#;!':
+                continue
+            if line.startswith('['):
+                section = line.strip('[]').strip().lower()
+                continue
+            if section not in SERVER_SECTIONS:
+                continue
+            key, _, value = line.partition('=')
+            options[key.strip().replace('_', '-')] = value.strip().strip('"\'')
+    return options
+
+
+class Instance:
+    """A server controlled directly through its option file."""
+
+    def __init__(self, defaults_file, binary=None, user='mysql'):
+        if not os.path.exists(defaults_file):
+            raise LifecycleError('option file %s does not exist' % defaults_file)
+        self.defaults_file = defaults_file
+        self.options = read_server_options(defaults_file)
+        self.user = user
+        self.binary = binary or find_server_binary()
+        datadir = self.options.get('datadir')
+        if not datadir:
+            raise LifecycleError('%s sets no datadir in its [mysqld] section' % defaults_file)
+        self.datadir = datadir
+        self.pid_file = self.options.get('pid-file') or os.path.join(datadir, socket.gethostname() + '.pid')
+        self.socket = self.options.get('socket')
+        self.address = self.options.get('bind-address', '127.0.0.1')
+        self.port = int(self.options.get('port', 3306))
+        self.log_error = self.options.get('log-error')
+
+    def __str__(self):
+        return 'server of %s (%s:%s)' % (self.defaults_file, self.address, self.port)
+
+    # -- state ----------------------------------------------------------------
+    def pid(self):
+        """The pid of the running server, or None."""
+        try:
+            with open(self.pid_file) as handle:
+                pid = int(handle.read().strip() or 0)
+        except (IOError, OSError, ValueError):
+            return None
+        if pid and _alive(pid):
+            return pid
+        return None
+
+    def greets(self):
+        """True when the server answers a client connection with its handshake."""
+        if self.socket and os.path.exists(self.socket):
+            target, family = self.socket, socket.AF_UNIX
+        else:
+            target, family = (self.address, self.port), socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(2)
+        try:
+            sock.connect(target)
+            return len(sock.recv(8)) > 4
+        except (OSError, socket.error):
+            return False
+        finally:
+            sock.close()
+
+    def running(self):
+        return self.pid() is not None
+
+    # -- actions --------------------------------------------------------------
+    def start(self, timeout=60):
+        if self.running():
+            return False
+        self._check_address_free()
+        if not os.path.isdir(os.path.join(self.datadir, 'mysql')):
+            raise LifecycleError('%s: datadir %s holds no initialised server (no mysql/ schema); '
+                                 'initialise it (mariadb-install-db) or restore a copy first'
+                                 % (self, self.datadir))
+        cmd = [self.binary, '--defaults-file=%s' % self.defaults_file]
+        if os.geteuid() == 0:
+            cmd.append('--user=%s' % self.user)
+        with open(os.devnull, 'rb') as devnull_in, open(os.devnull, 'ab') as devnull_out:
+            proc = subprocess.Popen(cmd, stdin=devnull_in, stdout=devnull_out, stderr=devnull_out,
+                                    close_fds=True, start_new_session=True)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise LifecycleError('%s exited with code %s while starting; last lines of its error log:\n%s'
+                                     % (self, proc.returncode, self.log_tail()))
+            if self.greets() and self.running():
+                return True
+            time.sleep(0.05)
+        raise LifecycleError('%s did not accept connections within %ss; last lines of its error log:\n%s'
+                             % (self, timeout, self.log_tail()))
+
+    def stop(self, timeout=120):
+        pid = self.pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not _alive(pid):
+                return True
+            time.sleep(0.05)
+        raise LifecycleError('%s (pid %s) did not finish its shutdown within %ss; it is still running. '
+                             'Look at its error log, or raise the timeout' % (self, pid, timeout))
+
+    def _check_address_free(self):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((self.address, self.port))
+        except (OSError, socket.error) as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise LifecycleError('%s cannot start: %s:%s is already in use by another process; '
+                                     'choose another address or port' % (self, self.address, self.port))
+            raise LifecycleError('%s cannot start: cannot bind %s:%s (%s)' % (self, self.address, self.port, exc))
+        finally:
+            sock.close()
+
+    def log_tail(self, lines=15):
+        if not self.log_error or not os.path.exists(self.log_error):
+            return '(no error log)'
+        with open(self.log_error, 'rb') as handle:
+            data = handle.read()[-8192:].decode('utf-8', 'replace')
+        return '\n'.join(data.splitlines()[-lines:])
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    # a zombie child of ours counts as gone
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().split(')')[-1].split()[0] != 'Z'
+    except (IOError, OSError):
+        return True
+
+
+def find_server_binary():
+    for name in ('mariadbd', 'mysqld'):
+        path = shutil.which(name) or next((p for p in ('/usr/sbin/' + name, '/usr/libexec/' + name)
+                                           if os.path.exists(p)), None)
+        if path:
+            return path
+    raise LifecycleError('no server binary found: neither mariadbd nor mysqld is installed on this host '
+                         '(apt-get install mariadb-server)')

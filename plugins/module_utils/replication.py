@@ -1,0 +1,256 @@
+# MIT License (see LICENSE)
+"""The replication primitives, as functions over a connected Server.
+
+Every statement comes from the dialect table (``dialect.sql``); nothing here spells SQL that
+differs between MySQL and MariaDB.
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import time
+
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
+
+
+# -- positions ---------------------------------------------------------------------------------
+def fetch_master_pos(server):
+    """Where the server's own binary log is: file, pos, executed GTID set, identity, flavor."""
+    flavor = server.flavor
+    rows = server.run('show_master_status')
+    status = rows[0] if rows else {}
+    ident = server.one(dialect.sql(flavor, 'server_identity'))
+    result = dict(
+        binlog_enabled=bool(status),
+        file=status.get('File'),
+        pos=int(status['Position']) if status else None,
+        gtid_executed=_clean_gtid(server.value(dialect.sql(flavor, 'gtid_executed'))),
+        server_id=int(ident['server_id']),
+        server_uuid=ident.get('server_uuid'),
+        flavor=flavor.name,
+        version='.'.join(str(v) for v in flavor.version),
+    )
+    result['position'] = str(Position(result['file'], result['pos'])) if status else None
+    return result
+
+
+def replica_status(server, channel=''):
+    """Normalised SHOW SLAVE/REPLICA STATUS of one channel, or None when the server is no replica."""
+    rows = server.run('show_replica_status', channel=channel)
+    if not rows:
+        return None
+    return dialect.normalize_replica_status(server.flavor, rows[0])
+
+
+def fetch_slave_pos(server, channel=''):
+    """The replica's executed coordinates in its master's binlog and its GTID position."""
+    status = replica_status(server, channel)
+    if status is None:
+        return dict(is_replica=False, status=None, file=None, pos=None, position=None, gtid=None)
+    flavor = server.flavor
+    gtid = server.value(dialect.sql(flavor, 'gtid_slave_pos')) if flavor.is_mariadb else status['executed_gtid_set']
+    return dict(is_replica=True, status=status,
+                file=status['relay_master_log_file'], pos=status['exec_master_log_pos'],
+                position=str(Position(status['relay_master_log_file'], status['exec_master_log_pos']))
+                if status['relay_master_log_file'] else None,
+                gtid=_clean_gtid(gtid))
+
+
+def _clean_gtid(text):
+    return ''.join((text or '').split())
+
+
+# -- replication threads -----------------------------------------------------------------------
+def _thread_running(status, thread):
+    keys = {'io': ['io_running_ok'], 'sql': ['sql_running_ok'], None: ['io_running_ok', 'sql_running_ok']}
+    return all(status[k] for k in keys[thread])
+
+
+def start_replication(server, thread=None, channel='', check_mode=False):
+    """Start the replication threads; returns the statements run (empty when already running)."""
+    status = replica_status(server, channel)
+    if status is None:
+        raise ServerError('%s is not a replica (no replication configured%s); configure it with change_master first'
+                          % (server, " for channel '%s'" % channel if channel else ''))
+    if _thread_running(status, thread):
+        return []
+    statement = dialect.sql(server.flavor, 'start_replica', thread=thread, channel=channel)
+    if not check_mode:
+        server.sql(statement)
+    return [statement]
+
+
+def stop_replication(server, thread=None, channel='', check_mode=False):
+    status = replica_status(server, channel)
+    if status is None or not any(status[k] for k in (['io_running_ok', 'sql_running_ok'] if thread is None
+                                                       else ['%s_running_ok' % thread])):
+        return []
+    statement = dialect.sql(server.flavor, 'stop_replica', thread=thread, channel=channel)
+    if not check_mode:
+        server.sql(statement)
+    return [statement]
+
+
+def reset_replication(server, all=False, channel='', check_mode=False):
+    """RESET SLAVE [ALL]; with ``all`` the configuration goes too. Stops the threads first."""
+    status = replica_status(server, channel)
+    if status is None:
+        return []
+    statements = stop_replication(server, channel=channel, check_mode=True)
+    statements.append(dialect.sql(server.flavor, 'reset_replica', all=all, channel=channel))
+    if not check_mode:
+        for statement in statements:
+            server.sql(statement)
+    return statements
+
+
+# -- change master -----------------------------------------------------------------------------
+# Options that SHOW SLAVE STATUS reveals, with the normalised status key and a comparison form.
+_VISIBLE = {
+    'master_host': ('master_host', str),
+    'master_port': ('master_port', int),
+    'master_user': ('master_user', str),
+    'master_use_gtid': ('using_gtid', lambda v: str(v).lower().replace('_', '')),
+    'master_auto_position': ('auto_position', bool),
+    'master_ssl': ('ssl', bool),
+    'master_connect_retry': ('connect_retry', int),
+    'master_delay': ('sql_delay', int),
+}
+
+
+def change_master_plan(status, options):
+    """Which of ``options`` differ from the replica's current settings (all when it is no replica)."""
+    wanted = {k: v for k, v in options.items() if v is not None}
+    if status is None:
+        return sorted(wanted)
+    differ = []
+    for key, value in wanted.items():
+        if key in _VISIBLE:
+            status_key, form = _VISIBLE[key]
+            if status.get(status_key) is None or form(status[status_key]) != form(value):
+                differ.append(key)
+        elif key == 'master_log_file':
+            if value != status['relay_master_log_file']:
+                differ.append(key)
+        elif key == 'master_log_pos':
+            if int(value) != status['exec_master_log_pos']:
+                differ.append(key)
+    # The password cannot be read back: apply it with any other change, or when the IO thread
+    # reports that the master refused it.
+    if 'master_password' in wanted and (differ or status.get('last_io_errno') in (1045, 2061)):
+        differ.append('master_password')
+    return sorted(differ)
+
+
+def change_master(server, options, channel='', start=True, check_mode=False):
+    """Point a replica at a master; change only what differs. Returns changed, statements, diff.
+
+    ``options`` uses the canonical names of ``dialect.CHANGE_MASTER_OPTIONS`` (master_host, ...).
+    Statements are reported with the password masked.
+    """
+    flavor = server.flavor
+    status = replica_status(server, channel)
+    differ = change_master_plan(status, options)
+    statements = []
+    if differ:
+        changes = {k: options[k] for k in differ}
+        if 'master_log_pos' in changes or 'master_log_file' in changes:
+            changes.update({k: options[k] for k in ('master_log_file', 'master_log_pos') if options.get(k) is not None})
+        # SHOW SLAVE STATUS may report a setting the same while another is changed: keep the
+        # connection options together so that the statement is complete on its own.
+        for key in ('master_host', 'master_port', 'master_user', 'master_password'):
+            if options.get(key) is not None:
+                changes.setdefault(key, options[key])
+        was_running = status is not None and (status['io_running_ok'] or status['sql_running_ok'])
+        if was_running:
+            statements.append(dialect.sql(flavor, 'stop_replica', channel=channel))
+        run = dialect.sql(flavor, 'change_master', options=changes, channel=channel)
+        shown = dialect.sql(flavor, 'change_master', options=changes, channel=channel, mask=True)
+        statements.append((run, shown))
+    if start:
+        if differ or status is None or not _thread_running(status, None):
+            statements.append(dialect.sql(flavor, 'start_replica', channel=channel))
+    if not check_mode:
+        for statement in statements:
+            server.sql(statement[0] if isinstance(statement, tuple) else statement)
+    shown = [s[1] if isinstance(s, tuple) else s for s in statements]
+    before = {k: status.get(_VISIBLE[k][0]) for k in differ if status and k in _VISIBLE}
+    after = {k: options[k] for k in differ if k in _VISIBLE}
+    return dict(changed=bool(statements), statements=shown, changed_options=differ,
+                diff=dict(before=before, after=after))
+
+
+# -- waiting -----------------------------------------------------------------------------------
+def wait_for_pos(server, gtid=None, position=None, timeout=60, channel='', require_running=True, poll=0.2):
+    """Wait until the replica has executed up to ``gtid`` (a GTID set) or ``position`` (Position).
+
+    Fails early when the SQL thread stops with an error; on timeout the error says how far behind
+    the replica is. With ``require_running`` both threads must also be running at the end.
+    """
+    if (gtid is None) == (position is None):
+        raise ValueError('wait_for_pos needs exactly one of gtid and position')
+    flavor = server.flavor
+    deadline = time.time() + timeout
+    while True:
+        status = replica_status(server, channel)
+        if status is None:
+            raise ServerError('%s is not a replica: there is nothing to wait for' % server)
+        if status['last_sql_errno']:
+            raise ServerError('%s: the replication SQL thread stopped with error %s: %s'
+                              % (server, status['last_sql_errno'], status['last_sql_error']))
+        remaining = deadline - time.time()
+        step = max(0, min(1, int(remaining)))
+        if gtid is not None:
+            statement = dialect.sql(flavor, 'gtid_wait', gtid=gtid, timeout=step)
+            key = 'gtid_wait'
+        else:
+            statement = dialect.sql(flavor, 'pos_wait', file=position.file, pos=position.pos,
+                                    timeout=step, channel=channel)
+            key = 'pos_wait'
+        reached = dialect.wait_succeeded(flavor, key, server.value(statement))
+        if reached and (not require_running or _thread_running(replica_status(server, channel), None)):
+            return fetch_slave_pos(server, channel)
+        if time.time() >= deadline:
+            now = fetch_slave_pos(server, channel)
+            st = now['status']
+            raise ServerError(
+                '%s did not reach %s within %ss: it has executed %s (position %s), IO thread %s, SQL thread %s, '
+                '%s seconds behind%s' % (
+                    server, gtid if gtid is not None else position, timeout, now['gtid'] or '-', now['position'],
+                    st['io_running'], st['sql_running'], st['seconds_behind'],
+                    '; last IO error: %s' % st['last_io_error'] if st['last_io_error'] else ''))
+        if not reached or step == 0:
+            time.sleep(poll)
+
+
+# -- locks and read-only -----------------------------------------------------------------------
+def flush_and_lock(server, lock_wait_timeout=10):
+    """FLUSH TABLES WITH READ LOCK on this connection; returns the master position read under it.
+
+    The lock lives as long as this connection: close it or call unlock() to release.
+    """
+    server.sql('SET SESSION lock_wait_timeout = %d' % int(lock_wait_timeout))
+    server.sql('FLUSH TABLES WITH READ LOCK')
+    return fetch_master_pos(server)
+
+
+def unlock(server):
+    server.sql('UNLOCK TABLES')
+
+
+def read_only_state(server):
+    row = server.one(dialect.sql(server.flavor, 'read_only_vars'))
+    return {k.lower(): bool(int(v)) for k, v in row.items()}
+
+
+def set_read_only(server, on=True, check_mode=False):
+    """Make the server read-only (super_read_only on MySQL) or writable; returns the statements run."""
+    state = read_only_state(server)
+    if bool(state.get('read_only')) == bool(on) and (not on or state.get('super_read_only', True)):
+        return []
+    statement = dialect.sql(server.flavor, 'set_read_only', on=on)
+    if not check_mode:
+        server.sql(statement)
+    return [statement]

@@ -1,0 +1,97 @@
+#!/usr/bin/python
+# MIT License (see LICENSE)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: mysql_master_pos
+short_description: Read a server's binary log position and executed GTID set
+description:
+  - The C(fetch_master_pos) primitive. Reads where the server's own binary log stands (file and
+    position), its executed GTID set (C(gtid_executed) on MySQL, C(gtid_binlog_pos) on MariaDB), its
+    server_id and uuid, flavor and version.
+  - Only reads; never changes anything.
+version_added: 0.1.0
+author: replicant.mysql developers
+extends_documentation_fragment:
+  - replicant.mysql.connection
+attributes:
+  check_mode:
+    support: full
+    description: Reads the server in check mode too.
+'''
+
+EXAMPLES = r'''
+- name: Where is the master's binary log?
+  replicant.mysql.mysql_master_pos:
+    login_unix_socket: /run/mysqld/mysqld.sock
+    login_user: admin
+    login_password: "{{ admin_password }}"
+  register: master
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ master.file }}:{{ master.pos }} gtid {{ master.gtid_executed }}"
+'''
+
+RETURN = r'''
+binlog_enabled:
+  description: Whether the server writes a binary log. When false, O(file) and O(pos) are null.
+  returned: always
+  type: bool
+  sample: true
+file:
+  description: Current binary log file.
+  returned: always
+  type: str
+  sample: binlog.000003
+pos:
+  description: Position in RV(file).
+  returned: always
+  type: int
+  sample: 1234
+position:
+  description: RV(file) and RV(pos) as C(file:pos).
+  returned: always
+  type: str
+  sample: binlog.000003:1234
+gtid_executed:
+  description: The executed GTID set (MySQL) or binlog GTID position (MariaDB), without white space.
+  returned: always
+  type: str
+  sample: 0-1-42
+server_id:
+  description: The server's server_id.
+  returned: always
+  type: int
+  sample: 1
+server_uuid:
+  description: The server's uuid (MySQL); null on MariaDB, which has none.
+  returned: always
+  type: str
+flavor:
+  description: C(mysql) or C(mariadb).
+  returned: always
+  type: str
+  sample: mariadb
+version:
+  description: Server version.
+  returned: always
+  type: str
+  sample: 10.11.19
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, run_module
+from ansible_collections.replicant.mysql.plugins.module_utils.replication import fetch_master_pos
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_module(module, lambda server: dict(changed=False, **fetch_master_pos(server)))
+
+
+if __name__ == '__main__':
+    main()

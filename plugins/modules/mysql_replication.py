@@ -1,0 +1,141 @@
+#!/usr/bin/python
+# MIT License (see LICENSE)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: mysql_replication
+short_description: Start, stop or reset replication on a replica, or wait until it has caught up
+description:
+  - C(started) / C(stopped) start or stop the replication threads (both, or only O(thread)); nothing is
+    done when they already are in that state.
+  - C(reset) forgets the relay logs and position (C(RESET SLAVE)/C(RESET REPLICA)); C(reset_all) also
+    forgets the master (C(... ALL)), so the server is no replica any more. Both stop the threads first.
+  - C(caught_up) waits until the replica has executed up to O(gtid) or O(master_log_file)/O(master_log_pos)
+    with both threads running, using the server's own wait function (C(MASTER_GTID_WAIT),
+    C(WAIT_FOR_EXECUTED_GTID_SET), C(MASTER_POS_WAIT)/C(SOURCE_POS_WAIT)). It fails early when the
+    SQL thread stops with an error and, after O(timeout), says how far behind the replica is.
+version_added: 0.1.0
+author: replicant.mysql developers
+extends_documentation_fragment:
+  - replicant.mysql.connection
+options:
+  state:
+    description: What to do.
+    type: str
+    required: true
+    choices: [started, stopped, reset, reset_all, caught_up]
+  thread:
+    description: Only this thread, with C(started) and C(stopped).
+    type: str
+    choices: [io, sql]
+  channel:
+    description: Replication channel (MySQL) or connection name (MariaDB multi-source).
+    type: str
+    default: ''
+  gtid:
+    description: GTID set (MySQL) or GTID position (MariaDB) to wait for, with C(caught_up).
+    type: str
+  master_log_file:
+    description: Master binlog file to wait for, with C(caught_up) (with O(master_log_pos)).
+    type: str
+  master_log_pos:
+    description: Position in O(master_log_file) to wait for.
+    type: int
+  timeout:
+    description: Seconds C(caught_up) waits before failing.
+    type: int
+    default: 60
+attributes:
+  check_mode:
+    support: full
+    description: Reports the statements it would run; changes nothing. C(caught_up) only reads the position.
+'''
+
+EXAMPLES = r'''
+- name: Read the master's position
+  replicant.mysql.mysql_master_pos:
+    login_host: db1
+  register: master
+
+- name: Wait until the replica has executed everything the master had
+  replicant.mysql.mysql_replication:
+    login_host: db2
+    state: caught_up
+    gtid: "{{ master.gtid_executed }}"
+    timeout: 300
+
+- name: Stop only the SQL thread
+  replicant.mysql.mysql_replication:
+    login_host: db2
+    state: stopped
+    thread: sql
+'''
+
+RETURN = r'''
+statements:
+  description: Statements run (or that would run in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [START SLAVE]
+gtid:
+  description: The replica's GTID position when it caught up.
+  returned: when state is caught_up
+  type: str
+position:
+  description: The replica's executed position in its master's binlog when it caught up.
+  returned: when state is caught_up
+  type: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, run_module
+from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
+from ansible_collections.replicant.mysql.plugins.module_utils import replication
+
+
+def act(module, server):
+    p = module.params
+    check, channel = module.check_mode, p['channel']
+    if p['state'] == 'caught_up':
+        position = Position(p['master_log_file'], p['master_log_pos']) if p['master_log_file'] else None
+        if check:
+            now = replication.fetch_slave_pos(server, channel)
+            return dict(changed=False, statements=[], gtid=now['gtid'], position=now['position'])
+        now = replication.wait_for_pos(server, gtid=p['gtid'], position=position, timeout=p['timeout'],
+                                       channel=channel)
+        return dict(changed=False, statements=[], gtid=now['gtid'], position=now['position'])
+    if p['state'] == 'started':
+        statements = replication.start_replication(server, p['thread'], channel, check_mode=check)
+    elif p['state'] == 'stopped':
+        statements = replication.stop_replication(server, p['thread'], channel, check_mode=check)
+    else:
+        statements = replication.reset_replication(server, all=p['state'] == 'reset_all', channel=channel,
+                                                   check_mode=check)
+    return dict(changed=bool(statements), statements=statements)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            state=dict(type='str', required=True, choices=['started', 'stopped', 'reset', 'reset_all', 'caught_up']),
+            thread=dict(type='str', choices=['io', 'sql']),
+            channel=dict(type='str', default=''),
+            gtid=dict(type='str'),
+            master_log_file=dict(type='str'),
+            master_log_pos=dict(type='int'),
+            timeout=dict(type='int', default=60),
+        ),
+        required_together=[('master_log_file', 'master_log_pos')],
+        mutually_exclusive=[('gtid', 'master_log_file')],
+        required_if=[('state', 'caught_up', ('gtid', 'master_log_file'), True)],
+        supports_check_mode=True,
+    )
+    run_module(module, lambda server: act(module, server))
+
+
+if __name__ == '__main__':
+    main()

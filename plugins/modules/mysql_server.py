@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# MIT License (see LICENSE)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: mysql_server
+short_description: Start, stop or restart a MySQL/MariaDB server and wait until it is really up or down
+description:
+  - Brings one server on the target host to O(state) and waits for the result, so that the next
+    task can rely on it.
+  - With O(service), the host's service manager (systemd) does the work.
+  - With O(defaults_file), the server is controlled directly, as the collection's lab does and as
+    hosts with several servers and no unit per server need. The option file's C([mysqld]) section gives
+    the datadir, pid file, socket, address and port. Starting runs C(mariadbd --defaults-file=...)
+    (or C(mysqld)) detached, as the C(mysql) user when run as root, and waits until the server greets
+    clients. Stopping sends SIGTERM, a clean shutdown that keeps every committed transaction, and waits
+    until the process has gone.
+  - Starting refuses an address and port already used by another process, and reports the last lines
+    of the server's error log when it does not come up.
+version_added: 0.1.0
+author: replicant.mysql developers
+options:
+  state:
+    description: What the server should be.
+    type: str
+    choices: [started, stopped, restarted]
+    default: started
+  defaults_file:
+    description: The server's own option file, for direct control. One of O(defaults_file) and O(service) is required.
+    type: path
+  service:
+    description: Name of the server's service (systemd unit), when the service manager controls it.
+    type: str
+  binary:
+    description: Server binary for direct control; by default C(mariadbd), else C(mysqld), from the PATH or C(/usr/sbin).
+    type: path
+  run_as:
+    description: System user the server runs as when started by root.
+    type: str
+    default: mysql
+  timeout:
+    description: Seconds to wait for a start or a stop to finish; past it the task fails and says so.
+    type: int
+    default: 120
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether the server would be started or stopped; does nothing.
+notes:
+  - Does not need PyMySQL nor credentials.
+'''
+
+EXAMPLES = r'''
+- name: Start a server controlled by its own option file
+  replicant.mysql.mysql_server:
+    defaults_file: /srv/mysql/db2/my.cnf
+    state: started
+
+- name: Restart the server of a host with systemd
+  replicant.mysql.mysql_server:
+    service: mariadb
+    state: restarted
+
+- name: Stop every server described in inventory (lab style)
+  replicant.mysql.mysql_server:
+    defaults_file: "{{ replicant_defaults_file }}"
+    state: stopped
+    timeout: 300
+'''
+
+RETURN = r'''
+running:
+  description: Whether the server runs after the task.
+  returned: always
+  type: bool
+  sample: true
+was_running:
+  description: Whether the server ran before the task.
+  returned: always
+  type: bool
+  sample: false
+pid:
+  description: Process id of the running server (direct control only).
+  returned: when running under direct control
+  type: int
+  sample: 12345
+actions:
+  description: What was done (or would be done in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [stop, start]
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import Instance, LifecycleError
+
+
+def plan(state, running):
+    if state == 'started':
+        return [] if running else ['start']
+    if state == 'stopped':
+        return ['stop'] if running else []
+    return (['stop'] if running else []) + ['start']
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type='str', default='started', choices=['started', 'stopped', 'restarted']),
+            defaults_file=dict(type='path'),
+            service=dict(type='str'),
+            binary=dict(type='path'),
+            run_as=dict(type='str', default='mysql'),
+            timeout=dict(type='int', default=120),
+        ),
+        required_one_of=[('defaults_file', 'service')],
+        mutually_exclusive=[('defaults_file', 'service')],
+        supports_check_mode=True,
+    )
+    p = module.params
+    if p['service']:
+        rc, _, _ = module.run_command(['systemctl', 'is-active', '--quiet', p['service']])
+        was = rc == 0
+        actions = plan(p['state'], was)
+        if not module.check_mode:
+            for action in actions:
+                rc, out, err = module.run_command(['systemctl', action, p['service']])
+                if rc != 0:
+                    module.fail_json(msg='systemctl %s %s failed: %s' % (action, p['service'], (err or out).strip()))
+        module.exit_json(changed=bool(actions), actions=actions, was_running=was,
+                         running=(p['state'] != 'stopped') if actions else was)
+    try:
+        instance = Instance(p['defaults_file'], binary=p['binary'], user=p['run_as'])
+        was = instance.running()
+        actions = plan(p['state'], was)
+        if not module.check_mode:
+            for action in actions:
+                getattr(instance, action)(timeout=p['timeout'])
+    except LifecycleError as exc:
+        module.fail_json(msg=str(exc))
+    running = instance.running() if not module.check_mode else (p['state'] != 'stopped')
+    module.exit_json(changed=bool(actions), actions=actions, was_running=was, running=running,
+                     pid=instance.pid())
+
+
+if __name__ == '__main__':
+    main()
