@@ -1,4 +1,4 @@
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one table of MySQL / MariaDB syntax differences, and the server flavor they depend on.
 
 ``sql(flavor, key, **kwargs)`` renders a statement: of the ``STATEMENTS`` rows for that key and

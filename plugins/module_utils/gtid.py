@@ -1,4 +1,4 @@
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """GTID sets of MySQL and GTID position lists of MariaDB, with one common set algebra.
 
 * ``MySQLGtidSet``: ``uuid:1-5:7,uuid2:1-10``, including MySQL 8.3+ tagged GTIDs
@@ -29,6 +29,16 @@ def _compact(text):
     if not isinstance(text, str):
         raise ValueError('a GTID set must be a string, not %r' % (text,))
     return ''.join(text.split())
+
+
+def _binary_operator(method):
+    """Wrap a set method as an operator that accepts the same type or its text form."""
+    def operator(self, other):
+        if not isinstance(other, (type(self), str)):
+            return NotImplemented
+        return method(self, other)
+    operator.__name__ = method.__name__
+    return operator
 
 
 class _GtidBase:
@@ -81,22 +91,13 @@ class _GtidBase:
         other = self._coerce(other)
         return other.issubset(self) and self != other
 
-    def _operator(method):
-        def operator(self, other):
-            if not isinstance(other, (type(self), str)):
-                return NotImplemented
-            return method(self, other)
-        operator.__name__ = method.__name__
-        return operator
-
-    __or__ = _operator(union)
-    __and__ = _operator(intersection)
-    __sub__ = _operator(difference)
-    __le__ = _operator(issubset)
-    __ge__ = _operator(issuperset)
-    __gt__ = _operator(is_ahead_of)
-    __lt__ = _operator(lambda self, other: self._coerce(other).is_ahead_of(self))
-    del _operator
+    __or__ = _binary_operator(union)
+    __and__ = _binary_operator(intersection)
+    __sub__ = _binary_operator(difference)
+    __le__ = _binary_operator(issubset)
+    __ge__ = _binary_operator(issuperset)
+    __gt__ = _binary_operator(is_ahead_of)
+    __lt__ = _binary_operator(lambda self, other: self._coerce(other).is_ahead_of(self))
 
     def __eq__(self, other):
         if not isinstance(other, type(self)):

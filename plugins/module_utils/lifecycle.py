@@ -1,4 +1,4 @@
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Start and stop a server: through its service manager, or by direct mysqld control.
 
 Direct control reads the server's own option file (``--defaults-file``) for its datadir,
@@ -38,7 +38,7 @@ def read_server_options(defaults_file):
                 continue
             if section not in SERVER_SECTIONS:
                 continue
-            key, _, value = line.partition('=')
+            key, value = line.partition('=')[::2]
             options[key.strip().replace('_', '-')] = value.strip().strip('"\'')
     return options
 
@@ -138,6 +138,8 @@ class Instance:
 
     def _check_address_free(self):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # as the server does: connections of an earlier run in TIME_WAIT must not count, a listener does
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.address, self.port))
         except (OSError, socket.error) as exc:

@@ -1,4 +1,4 @@
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Keep FLUSH TABLES WITH READ LOCK across Ansible tasks.
 
 A lock dies with its connection, and a module's process ends with its task. ``hold()`` therefore

@@ -1,4 +1,4 @@
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Binary log coordinates (file, pos) with an ordering that survives binlog rotation.
 
 ``mysql-bin.000010:4`` comes after ``mysql-bin.000009:999999`` and ``mysql-bin.1000000`` after

@@ -1,4 +1,4 @@
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The replication primitives, as functions over a connected Server.
 
 Every statement comes from the dialect table (``dialect.sql``); nothing here spells SQL that
@@ -10,7 +10,6 @@ __metaclass__ = type
 import time
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect
-from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
@@ -84,8 +83,8 @@ def start_replication(server, thread=None, channel='', check_mode=False):
 
 def stop_replication(server, thread=None, channel='', check_mode=False):
     status = replica_status(server, channel)
-    if status is None or not any(status[k] for k in (['io_running_ok', 'sql_running_ok'] if thread is None
-                                                       else ['%s_running_ok' % thread])):
+    threads = ['io_running_ok', 'sql_running_ok'] if thread is None else ['%s_running_ok' % thread]
+    if status is None or not any(status[k] for k in threads):
         return []
     statement = dialect.sql(server.flavor, 'stop_replica', thread=thread, channel=channel)
     if not check_mode:

@@ -1,4 +1,4 @@
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A connection to one MySQL or MariaDB server: run SQL, get rows back.
 
 Usable from plain Python::

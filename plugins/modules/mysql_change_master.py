@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -16,7 +16,7 @@ description:
     only when the replica's IO thread reports that the master refused the current one; it is always
     sent along with any other change.
 version_added: 0.1.0
-author: replicant.mysql developers
+author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
 options:
@@ -41,7 +41,7 @@ options:
   master_use_gtid:
     description: MariaDB GTID mode. C(slave_pos) for a replica, C(current_pos) for a former master.
     type: str
-    choices: [no, current_pos, slave_pos]
+    choices: ['no', current_pos, slave_pos]
   master_auto_position:
     description: MySQL GTID auto-positioning (C(MASTER_AUTO_POSITION) / C(SOURCE_AUTO_POSITION)).
     type: bool

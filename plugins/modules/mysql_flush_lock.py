@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -16,10 +16,10 @@ description:
     A failed play never leaves the server locked longer than O(timeout).
   - With O(command), the module takes the lock, reads the position, runs the command on the host and
     unlocks, all in one task (the lock is held only while the command runs).
-  - Idempotent: O(state=locked) while a holder for the same server already holds the lock changes
+  - Idempotent. O(state=locked) while a holder for the same server already holds the lock changes
     nothing and returns the position recorded under it; O(state=unlocked) with no holder changes nothing.
 version_added: 0.1.0
-author: replicant.mysql developers
+author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
 options:

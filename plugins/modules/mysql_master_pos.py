@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -13,7 +13,7 @@ description:
     server_id and uuid, flavor and version.
   - Only reads; never changes anything.
 version_added: 0.1.0
-author: replicant.mysql developers
+author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
 attributes:
@@ -37,7 +37,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 binlog_enabled:
-  description: Whether the server writes a binary log. When false, O(file) and O(pos) are null.
+  description: Whether the server writes a binary log. When false, RV(file) and RV(pos) are null.
   returned: always
   type: bool
   sample: true

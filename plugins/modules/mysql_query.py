@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -15,7 +15,7 @@ description:
   - A statement that only reads (SELECT, SHOW, DESCRIBE, EXPLAIN, WITH) does not count as a change; any
     other does, and is not run in check mode.
 version_added: 0.1.0
-author: replicant.mysql developers
+author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
 options:

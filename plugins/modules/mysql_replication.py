@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -17,7 +17,7 @@ description:
     C(WAIT_FOR_EXECUTED_GTID_SET), C(MASTER_POS_WAIT)/C(SOURCE_POS_WAIT)). It fails early when the
     SQL thread stops with an error and, after O(timeout), says how far behind the replica is.
 version_added: 0.1.0
-author: replicant.mysql developers
+author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
 options:

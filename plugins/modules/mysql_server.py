@@ -1,5 +1,5 @@
 #!/usr/bin/python
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
@@ -20,7 +20,7 @@ description:
   - Starting refuses an address and port already used by another process, and reports the last lines
     of the server's error log when it does not come up.
 version_added: 0.1.0
-author: replicant.mysql developers
+author: replicant.mysql developers (@replicant-mysql)
 options:
   state:
     description: What the server should be.
@@ -123,8 +123,7 @@ def main():
     )
     p = module.params
     if p['service']:
-        rc, _, _ = module.run_command(['systemctl', 'is-active', '--quiet', p['service']])
-        was = rc == 0
+        was = module.run_command(['systemctl', 'is-active', '--quiet', p['service']])[0] == 0
         actions = plan(p['state'], was)
         if not module.check_mode:
             for action in actions:

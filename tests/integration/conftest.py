@@ -71,11 +71,33 @@ def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=Fa
     env = ansible_env()
     env['REPLICANT_RECORD'] = record
     proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          timeout=timeout, universal_newlines=True)
+                          timeout=timeout, universal_newlines=True, check=False)
     with open(record) as handle:
         records = [json.loads(line) for line in handle if line.strip()]
     os.unlink(record)
     return Run(proc.returncode, proc.stdout, records)
+
+
+CONNECTION_DEFAULTS = {
+    'group/replicant.mysql.mysql': {
+        'login_user': "{{ replicant_login_user | default(omit) }}",
+        'login_password': "{{ replicant_login_password | default(omit) }}",
+        'login_unix_socket': "{{ replicant_login_unix_socket | default(omit) }}",
+    }
+}
+
+
+def run_tasks(inventory, hosts, tasks, check=False, diff=False, extra_vars=None):
+    """Run ``tasks`` (a list of task dicts) on ``hosts`` through a generated playbook."""
+    play = [dict(name='test play', hosts=hosts, gather_facts=False, module_defaults=CONNECTION_DEFAULTS,
+                 tasks=tasks)]
+    fd, path = tempfile.mkstemp(prefix='replicant-play-', suffix='.yml')
+    with os.fdopen(fd, 'w') as handle:
+        yaml.safe_dump(play, handle)
+    try:
+        return run_playbook(path, inventory=inventory, check=check, diff=diff, extra_vars=extra_vars)
+    finally:
+        os.unlink(path)
 
 
 class Lab:
@@ -101,6 +123,13 @@ class Lab:
             for name, hv in ((body or {}).get('hosts') or {}).items():
                 out[name] = dict(mysql['vars'], group=group, **hv)
         return out
+
+    def module(self, host, module, check=False, diff=False, **args):
+        """Run one replicant.mysql module on ``host`` through ansible-playbook; return (run, result)."""
+        name = 'replicant.mysql.%s' % module
+        run = run_tasks(self.inventory, host, [{'name': module, name: args, 'ignore_errors': True}],
+                        check=check, diff=diff)
+        return run, run.result(module, host)
 
     def server(self, name, user=None, password=None):
         from ansible_collections.replicant.mysql.plugins.module_utils.server import Server

@@ -12,7 +12,8 @@ from conftest import Lab, lab_vars, run_playbook
 
 
 def lab_processes(directory):
-    out = subprocess.run(['pgrep', '-f', directory], stdout=subprocess.PIPE, universal_newlines=True).stdout
+    out = subprocess.run(['pgrep', '-f', directory], stdout=subprocess.PIPE, universal_newlines=True,
+                         check=False).stdout
     return [int(pid) for pid in out.split()]
 
 

@@ -1,4 +1,4 @@
-# MIT License (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Test-only callback: appends every task result as one JSON line to $REPLICANT_RECORD."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -27,6 +27,7 @@ class CallbackModule(CallbackBase):
         if not path:
             return
         res = dict(result._result)
+        res['failed'] = status in ('failed', 'ignored', 'item_failed', 'unreachable')
         entry = dict(status=status, host=result._host.get_name(), task=result._task.get_name(),
                      action=result._task.action, changed=bool(res.get('changed')), result=res)
         with open(path, 'a') as handle:
