@@ -100,6 +100,12 @@ def run_tasks(inventory, hosts, tasks, check=False, diff=False, extra_vars=None)
         os.unlink(path)
 
 
+class Result(dict):
+    """A task's result; ``.run`` is the whole ansible-playbook Run."""
+
+    run = None
+
+
 class Lab:
     """A running lab: its directory, inventory and servers."""
 
@@ -125,11 +131,13 @@ class Lab:
         return out
 
     def module(self, host, module, check=False, diff=False, **args):
-        """Run one replicant.mysql module on ``host`` through ansible-playbook; return (run, result)."""
+        """Run one replicant.mysql module on ``host`` through ansible-playbook; return its Result."""
         name = 'replicant.mysql.%s' % module
         run = run_tasks(self.inventory, host, [{'name': module, name: args, 'ignore_errors': True}],
                         check=check, diff=diff)
-        return run, run.result(module, host)
+        result = Result(run.result(module, host))
+        result.run = run
+        return result
 
     def server(self, name, user=None, password=None):
         from ansible_collections.replicant.mysql.plugins.module_utils.server import Server

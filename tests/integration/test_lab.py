@@ -126,3 +126,15 @@ def test_port_taken_fails_clearly_and_leaves_nothing_started():
     assert '127.0.0.62:23306 is already in use' in run.output
     assert lab_processes(directory) == []
     assert not os.path.exists(directory)
+
+
+def test_unreachable_lab_dir_fails_clearly():
+    parent = tempfile.mkdtemp(prefix='replicant-private-', dir='/var/tmp')  # mode 0700: mysql cannot enter
+    directory = os.path.join(parent, 'lab')
+    try:
+        run = run_playbook('playbooks/lab.yml', extra_vars=lab_vars(directory, '127.0.0.58'))
+        assert run.rc != 0
+        assert 'The mysql user cannot reach %s' % directory in run.output
+        assert not os.path.exists(directory) and lab_processes(directory) == []
+    finally:
+        os.rmdir(parent)

@@ -3,10 +3,7 @@ import threading
 import time
 import uuid
 
-import pytest
-
 from ansible_collections.replicant.mysql.plugins.module_utils.replication import fetch_slave_pos
-from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 
 def app(lab, name):
@@ -52,36 +49,36 @@ def point(lab, replica, master, **more):
 def test_change_master_redirects_and_back_idempotent_and_check_mode(lab):
     h = lab.hosts()
     # check mode: reports the statements, changes nothing
-    run, res = point(lab, 'lab3', 'lab2', check=True)
+    res = point(lab, 'lab3', 'lab2', check=True)
     assert res['changed'] is True and not res.get('failed'), res
     assert any('CHANGE MASTER' in s and "'********'" in s for s in res['statements'])
-    assert 'lab-repl-secret' not in run.output
+    assert 'lab-repl-secret' not in res.run.output
     assert master_of(lab, 'lab3') == (h['lab1']['replicant_host'], 23306)
 
     # redirect lab3 under lab2 (a relay: binlog + log_slave_updates); rows still arrive
-    run, res = point(lab, 'lab3', 'lab2')
+    res = point(lab, 'lab3', 'lab2')
     assert res['changed'] is True and not res.get('failed'), res
     assert master_of(lab, 'lab3') == (h['lab2']['replicant_host'], 23306)
     assert arrives(lab, 'lab3', write_row(lab))
-    run, res = point(lab, 'lab3', 'lab2')
+    res = point(lab, 'lab3', 'lab2')
     assert res['changed'] is False, res
 
     # and back
-    run, res = point(lab, 'lab3', 'lab1')
+    res = point(lab, 'lab3', 'lab1')
     assert res['changed'] is True, res
     assert master_of(lab, 'lab3') == (h['lab1']['replicant_host'], 23306)
     assert arrives(lab, 'lab3', write_row(lab))
-    run, res = point(lab, 'lab3', 'lab1')
+    res = point(lab, 'lab3', 'lab1')
     assert res['changed'] is False and res['statements'] == [], res
 
 
 def test_master_pos_and_slave_pos_agree(lab):
     write_row(lab)
-    _, master = lab.module('lab1', 'mysql_master_pos')
+    master = lab.module('lab1', 'mysql_master_pos')
     assert master['binlog_enabled'] and master['flavor'] == 'mariadb' and master['server_id'] == 1
-    _, waited = lab.module('lab2', 'mysql_replication', state='caught_up', gtid=master['gtid_executed'], timeout=20)
+    waited = lab.module('lab2', 'mysql_replication', state='caught_up', gtid=master['gtid_executed'], timeout=20)
     assert not waited.get('failed'), waited
-    _, replica = lab.module('lab2', 'mysql_slave_pos')
+    replica = lab.module('lab2', 'mysql_slave_pos')
     assert replica['is_replica'] is True
     assert replica['gtid'] == master['gtid_executed']
     assert (replica['file'], replica['pos']) == (master['file'], master['pos'])
@@ -90,42 +87,42 @@ def test_master_pos_and_slave_pos_agree(lab):
 
 
 def test_slave_pos_on_a_non_replica_is_not_a_failure(lab):
-    _, res = lab.module('lab1', 'mysql_slave_pos')
+    res = lab.module('lab1', 'mysql_slave_pos')
     assert not res.get('failed') and res['is_replica'] is False and res['status'] is None
 
 
 def test_wait_times_out_clearly(lab):
-    _, master = lab.module('lab1', 'mysql_master_pos')
+    master = lab.module('lab1', 'mysql_master_pos')
     domain, server_id, seq = master['gtid_executed'].split('-')
     unreachable = '%s-%s-%d' % (domain, server_id, int(seq) + 1000)
     started = time.time()
-    _, res = lab.module('lab2', 'mysql_replication', state='caught_up', gtid=unreachable, timeout=2)
+    res = lab.module('lab2', 'mysql_replication', state='caught_up', gtid=unreachable, timeout=2)
     assert res.get('failed') and 'did not reach %s within 2s' % unreachable in res['msg'], res
     assert 'it has executed %s' % master['gtid_executed'] in res['msg']
     assert time.time() - started < 15
 
 
 def test_stop_start_replication_idempotent(lab):
-    _, res = lab.module('lab2', 'mysql_replication', state='stopped', thread='io')
+    res = lab.module('lab2', 'mysql_replication', state='stopped', thread='io')
     assert res['changed'] and res['statements'] == ['STOP SLAVE IO_THREAD'], res
-    _, res = lab.module('lab2', 'mysql_replication', state='stopped', thread='io')
+    res = lab.module('lab2', 'mysql_replication', state='stopped', thread='io')
     assert not res['changed']
-    _, res = lab.module('lab2', 'mysql_replication', state='started', check=True)
+    res = lab.module('lab2', 'mysql_replication', state='started', check=True)
     assert res['changed'] and res['statements'] == ['START SLAVE']
     with lab.server('lab2') as s:
         assert fetch_slave_pos(s)['status']['io_running'] == 'No'
-    _, res = lab.module('lab2', 'mysql_replication', state='started')
+    res = lab.module('lab2', 'mysql_replication', state='started')
     assert res['changed']
-    _, res = lab.module('lab2', 'mysql_replication', state='started')
+    res = lab.module('lab2', 'mysql_replication', state='started')
     assert not res['changed']
     assert arrives(lab, 'lab2', write_row(lab))
 
 
 def test_flush_lock_blocks_writers_until_unlocked_and_times_out_by_itself(lab):
-    _, res = lab.module('lab1', 'mysql_flush_lock', state='locked', timeout=60)
+    res = lab.module('lab1', 'mysql_flush_lock', state='locked', timeout=60)
     assert res['changed'] and res['locked'] and res['position']['file'], res
     try:
-        _, again = lab.module('lab1', 'mysql_flush_lock', state='locked', timeout=60)
+        again = lab.module('lab1', 'mysql_flush_lock', state='locked', timeout=60)
         assert again['changed'] is False and again['position'] == res['position']
         done = []
         writer = threading.Thread(target=lambda: done.append(write_row(lab)))
@@ -133,15 +130,15 @@ def test_flush_lock_blocks_writers_until_unlocked_and_times_out_by_itself(lab):
         writer.join(2)
         assert writer.is_alive() and not done, 'a write went through while the master was locked'
     finally:
-        _, unlocked = lab.module('lab1', 'mysql_flush_lock', state='unlocked')
+        unlocked = lab.module('lab1', 'mysql_flush_lock', state='unlocked')
     assert unlocked['changed'] is True
     writer.join(10)
     assert done, 'the writer did not complete after unlock'
-    _, unlocked = lab.module('lab1', 'mysql_flush_lock', state='unlocked')
+    unlocked = lab.module('lab1', 'mysql_flush_lock', state='unlocked')
     assert unlocked['changed'] is False
 
     # A holder nobody releases lets go by itself after its timeout.
-    _, res = lab.module('lab1', 'mysql_flush_lock', state='locked', timeout=3)
+    res = lab.module('lab1', 'mysql_flush_lock', state='locked', timeout=3)
     assert res['locked']
     time.sleep(4)
     with lab.server('lab1') as s:
@@ -151,20 +148,20 @@ def test_flush_lock_blocks_writers_until_unlocked_and_times_out_by_itself(lab):
 
 
 def test_flush_lock_around_a_command(lab):
-    _, res = lab.module('lab1', 'mysql_flush_lock', command=['sh', '-c', 'echo locked-run'])
+    res = lab.module('lab1', 'mysql_flush_lock', command=['sh', '-c', 'echo locked-run'])
     assert res['changed'] and res['command_rc'] == 0 and 'locked-run' in res['command_stdout']
     assert res['position']['gtid_executed']
     write_row(lab)  # not locked any more
 
 
 def test_wrong_password_names_the_server(lab):
-    _, res = lab.module('lab1', 'mysql_master_pos', login_password='wrong')
+    res = lab.module('lab1', 'mysql_master_pos', login_password='wrong')
     assert res.get('failed') and 'cannot connect to' in res['msg'] and '1045' in res['msg'] and 'admin' in res['msg']
     assert 'wrong' not in res['msg']
 
 
 def test_unreachable_port_names_host_and_port(lab):
-    _, res = lab.module('lab1', 'mysql_master_pos', login_unix_socket=None, login_host='127.0.0.1', login_port=1,
+    res = lab.module('lab1', 'mysql_master_pos', login_unix_socket=None, login_host='127.0.0.1', login_port=1,
                         connect_timeout=2)
     assert res.get('failed') and '127.0.0.1:1' in res['msg'] and '2003' in res['msg'], res
 
@@ -178,20 +175,20 @@ def test_broken_sql_thread_is_reported_and_nothing_changes(lab):
     with app(lab, 'lab1') as m:
         m.sql('INSERT INTO modtest.t VALUES (%s, 1)', ('collide-' + key,))
     try:
-        _, master = lab.module('lab1', 'mysql_master_pos')
-        _, res = lab.module('lab2', 'mysql_replication', state='caught_up', gtid=master['gtid_executed'], timeout=20)
+        master = lab.module('lab1', 'mysql_master_pos')
+        res = lab.module('lab2', 'mysql_replication', state='caught_up', gtid=master['gtid_executed'], timeout=20)
         assert res.get('failed') and 'SQL thread stopped with error 1062' in res['msg'], res
-        _, st = lab.module('lab2', 'mysql_slave_pos')
+        st = lab.module('lab2', 'mysql_slave_pos')
         assert st['status']['sql_running'] == 'No' and st['status']['last_sql_errno'] == 1062
         # pointing it at the same master again does not hide the error by restarting blindly
-        _, cm = point(lab, 'lab2', 'lab1', check=True)
+        cm = point(lab, 'lab2', 'lab1', check=True)
         assert 'START SLAVE' in cm['statements']
     finally:
         with lab.server('lab2') as s:
             s.sql('SET SESSION sql_log_bin = 0')
             s.sql('DELETE FROM modtest.t WHERE k = %s', ('collide-' + key,))
             s.sql('START SLAVE SQL_THREAD')
-    _, res = lab.module('lab2', 'mysql_replication', state='caught_up', gtid=master['gtid_executed'], timeout=20)
+    res = lab.module('lab2', 'mysql_replication', state='caught_up', gtid=master['gtid_executed'], timeout=20)
     assert not res.get('failed'), res
 
 
@@ -201,9 +198,9 @@ def test_replication_password_with_quotes_works_end_to_end(lab):
         m.sql("CREATE USER IF NOT EXISTS 'repl_tricky'@'127.%%' IDENTIFIED BY %s", (tricky,))
         m.sql("GRANT REPLICATION SLAVE ON *.* TO 'repl_tricky'@'127.%'")
     try:
-        run, res = point(lab, 'lab3', 'lab1', master_user='repl_tricky', master_password=tricky)
+        res = point(lab, 'lab3', 'lab1', master_user='repl_tricky', master_password=tricky)
         assert res['changed'] and not res.get('failed'), res
-        assert tricky not in run.output
+        assert tricky not in res.run.output
         assert arrives(lab, 'lab3', write_row(lab))
         with lab.server('lab3') as s:
             assert fetch_slave_pos(s)['status']['master_user'] == 'repl_tricky'
