@@ -1,0 +1,138 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Edit my.cnf-style option files line by line, keeping everything not asked to change.
+
+Comments, blank lines, ``!include``/``!includedir`` lines, bare options (``skip-name-resolve``) and
+the order of lines stay as they are. Option names compare with ``-`` and ``_`` as the same
+character, as the server reads them. A changed option is rewritten in place; a new one is added at
+the end of its section (the section is created at the end of the file when missing).
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+_SECTION = re.compile(r'^\s*\[([^\]]+)\]\s*(?:[#;].*)?$')
+_OPTION = re.compile(r'^\s*([A-Za-z0-9_.-]+)\s*(?:=\s*(.*?))?\s*$')
+
+# Server options the collection sets, and whether the server can change them at run time.
+# Anything not listed is treated as static (a restart applies it).
+DYNAMIC = {
+    'server_id': True,
+    'read_only': True,
+    'super_read_only': True,
+    'binlog_format': True,
+    'gtid_strict_mode': True,
+    'gtid_domain_id': True,
+    'sync_binlog': True,
+    'expire_logs_days': True,
+    'binlog_expire_logs_seconds': True,
+    'slave_parallel_threads': True,
+    'slave_net_timeout': True,
+    'log_bin': False,
+    'log_slave_updates': False,
+    'log_replica_updates': False,
+    'relay_log': False,
+    'gtid_mode': False,
+    'enforce_gtid_consistency': True,
+    'skip_slave_start': False,
+    'bind_address': False,
+    'port': False,
+}
+
+
+def canonical(name):
+    return name.strip().lower().replace('-', '_')
+
+
+def is_dynamic(name):
+    return DYNAMIC.get(canonical(name), False)
+
+
+def render(name, value):
+    if value is None:
+        return name
+    return '%s = %s' % (name, value)
+
+
+def _text(value):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return 'ON' if value else 'OFF'
+    return str(value)
+
+
+def _value_of(line):
+    match = _OPTION.match(line)
+    return None if match.group(2) is None else match.group(2).strip().strip('"\'')
+
+
+def edit(text, section, options, state='present'):
+    """Return (new_text, changed_names). ``options`` maps names to values (None = a bare option).
+
+    With ``state='absent'`` every line of each named option in the section is removed.
+    """
+    lines = text.splitlines()
+    wanted = {canonical(k): (k, _text(v)) for k, v in options.items()}
+    section = section.strip().lower()
+    current, start, end = None, None, None
+    seen = {}
+    out = []
+    changed = []
+    for line in lines:
+        stripped = line.strip()
+        head = _SECTION.match(line)
+        if head:
+            if current == section:
+                end = len(out)
+            current = head.group(1).strip().lower()
+            if current == section:
+                start = len(out) + 1
+            out.append(line)
+            continue
+        if current == section and stripped and stripped[0] not in '#;!':
+            match = _OPTION.match(line)
+            key = canonical(match.group(1)) if match else None
+            if key in wanted:
+                name, value = wanted[key]
+                if state == 'absent' or key in seen:
+                    changed.append(key)
+                    continue
+                seen[key] = True
+                if _value_of(line) != value or (value is None) != (match.group(2) is None):
+                    changed.append(key)
+                    line = render(match.group(1), value)
+        out.append(line)
+    if current == section and end is None:
+        end = len(out)
+    if state == 'present':
+        missing = [wanted[k] for k in wanted if k not in seen]
+        if missing:
+            if start is None:
+                if out and out[-1].strip():
+                    out.append('')
+                out.append('[%s]' % section)
+                end = len(out)
+            else:
+                while end > start and not out[end - 1].strip():
+                    end -= 1
+            out[end:end] = [render(name, value) for name, value in missing]
+            changed.extend(canonical(name) for name, _value in missing)
+    new_text = '\n'.join(out) + ('\n' if out else '')
+    return new_text, sorted(set(changed))
+
+
+def read_options(text, section):
+    """The options of ``section`` as {canonical name: value} (None for bare options)."""
+    found, current = {}, None
+    for line in text.splitlines():
+        head = _SECTION.match(line)
+        if head:
+            current = head.group(1).strip().lower()
+            continue
+        stripped = line.strip()
+        if current == section.lower() and stripped and stripped[0] not in '#;!':
+            match = _OPTION.match(line)
+            if match:
+                found[canonical(match.group(1))] = _value_of(line)
+    return found
