@@ -11,6 +11,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.replicant.mysql.plugins.module_utils.dialect import sql as dialect_sql
+
 _SECTION = re.compile(r'^\s*\[([^\]]+)\]\s*(?:[#;].*)?$')
 _OPTION = re.compile(r'^\s*([A-Za-z0-9_.-]+)\s*(?:=\s*(.*?))?\s*$')
 
@@ -136,3 +138,48 @@ def read_options(text, section):
             if match:
                 found[canonical(match.group(1))] = _value_of(line)
     return found
+
+
+def _comparable(value):
+    text = 'ON' if value is None else _text(value)
+    upper = text.strip().upper()
+    return {'ON': '1', 'TRUE': '1', 'OFF': '0', 'FALSE': '0'}.get(upper, upper)
+
+
+def pending_restart(server, options, state='present'):
+    """Static options whose running value differs from ``options`` (a restart is still owed).
+
+    Covers a restart that an earlier run wanted but did not get (it failed after writing the file).
+    ``log_bin`` compares as on/off: its file value is a base name, the server reports whether it logs.
+    """
+    pending = []
+    for name, value in sorted(options.items()):
+        key = canonical(name)
+        if is_dynamic(key) or key not in DYNAMIC:
+            continue
+        running = server.value(dialect_sql(server.flavor, 'get_global', name=key))
+        if key == 'log_bin' or state == 'absent':
+            differs = _comparable(running) != ('0' if state == 'absent' else '1')
+        else:
+            differs = _comparable(running) != _comparable(value)
+        if differs:
+            pending.append(key)
+    return pending
+
+
+def apply_dynamic(server, options, persist=False, check_mode=False):
+    """Set the dynamic ``options`` whose running value differs; returns the statements run."""
+    statements = []
+    for name, value in sorted(options.items()):
+        if not is_dynamic(name):
+            continue
+        key = canonical(name)
+        running = server.value(dialect_sql(server.flavor, 'get_global', name=key))
+        if _comparable(running) == _comparable(value):
+            continue
+        wanted = 'ON' if value is None else value
+        statements.append(dialect_sql(server.flavor, 'persist_global' if persist else 'set_global', name=key, value=wanted))
+    if not check_mode:
+        for statement in statements:
+            server.sql(statement)
+    return statements

@@ -193,6 +193,32 @@ def _on(args):
     return bool(args['on'])
 
 
+def _privileges(privileges):
+    names = [privileges] if isinstance(privileges, str) else list(privileges)
+    for name in names:
+        if not isinstance(name, str) or not re.match(r'^[A-Za-z][A-Za-z ]*$', name):
+            raise ValueError('invalid privilege name %r' % (name,))
+    return ', '.join(name.upper() for name in names)
+
+
+def _variable_name(name):
+    if not isinstance(name, str) or not re.match(r'^[A-Za-z_][A-Za-z0-9_]*$', name.replace('-', '_')):
+        raise ValueError('invalid server variable name %r' % (name,))
+    return name.replace('-', '_')
+
+
+def _variable_value(value):
+    """Numbers and ON/OFF as they are, True/False as ON/OFF, anything else a quoted string."""
+    if isinstance(value, bool):
+        return 'ON' if value else 'OFF'
+    if isinstance(value, (int, float)):
+        return _number(value, 'value', minimum=-math.inf, kind=float)
+    text = str(value)
+    if re.match(r'^-?\d+(\.\d+)?$', text) or text.upper() in ('ON', 'OFF', 'DEFAULT'):
+        return text.upper()
+    return quote_string(text)
+
+
 _FRAGMENTS = {
     # fragment name: function(flavor, kwargs, mask) -> text
     'thread': lambda f, a, m: _thread(a),
@@ -206,6 +232,13 @@ _FRAGMENTS = {
     'gtid': lambda f, a, m: quote_string(str(a['gtid'])),
     'on_off': lambda f, a, m: 'ON' if _on(a) else 'OFF',
     'read_only_var': lambda f, a, m: 'super_read_only' if _on(a) else 'read_only',
+    'account': lambda f, a, m: '%s@%s' % (quote_string(a['user']), quote_string(a['host'])),
+    'user': lambda f, a, m: quote_string(a['user']),
+    'host': lambda f, a, m: quote_string(a['host']),
+    'password': lambda f, a, m: MASKED_PASSWORD if m else quote_string(a['password']),
+    'privileges': lambda f, a, m: _privileges(a['privileges']),
+    'variable': lambda f, a, m: _variable_name(a['name']),
+    'value': lambda f, a, m: _variable_value(a['value']),
     'master_options': lambda f, a, m: _change_master_options(f, a, m, 'MASTER_'),
     'source_options': lambda f, a, m: _change_master_options(f, a, m, 'SOURCE_'),
 }
@@ -229,7 +262,25 @@ ARGUMENTS = {
     'set_read_only': {'on': REQUIRED},
     'read_only_vars': {},
     'change_master': {'options': REQUIRED, 'channel': ''},
+    'set_global': {'name': REQUIRED, 'value': REQUIRED},
+    'persist_global': {'name': REQUIRED, 'value': REQUIRED},
+    'get_global': {'name': REQUIRED},
+    'user_exists': {'user': REQUIRED, 'host': REQUIRED},
+    'password_matches': {'user': REQUIRED, 'host': REQUIRED, 'password': REQUIRED},
+    'create_user': {'user': REQUIRED, 'host': REQUIRED, 'password': REQUIRED},
+    'set_password': {'user': REQUIRED, 'host': REQUIRED, 'password': REQUIRED},
+    'show_grants': {'user': REQUIRED, 'host': REQUIRED},
+    'grant': {'user': REQUIRED, 'host': REQUIRED, 'privileges': REQUIRED},
+    'replication_privileges': {},
+    'monitoring_privileges': {},
+    'sql_log_bin': {'on': REQUIRED},
+    'binlog_settings': {},
+    'gtid_enabled': {},
+    'gtid_slave_pos_from_binlog': {},
 }
+
+# Keys that exist for one flavor only (the others must have rows for both).
+ONE_FLAVOR_KEYS = {'gtid_slave_pos': MARIADB, 'persist_global': MYSQL, 'gtid_slave_pos_from_binlog': MARIADB}
 
 Statement = collections.namedtuple('Statement', 'key flavor since template')
 _ANY = (0, 0, 0)
@@ -279,7 +330,67 @@ STATEMENTS = [Statement(*row) for row in [
     ('change_master', MYSQL, _ANY, 'CHANGE MASTER TO {master_options}{for_channel}'),
     ('change_master', MYSQL, (8, 0, 23), 'CHANGE REPLICATION SOURCE TO {source_options}{for_channel}'),
     ('change_master', MARIADB, _ANY, 'CHANGE MASTER{connection} TO {master_options}'),
+    ('set_global', MYSQL, _ANY, 'SET GLOBAL {variable} = {value}'),
+    ('set_global', MARIADB, _ANY, 'SET GLOBAL {variable} = {value}'),
+    ('persist_global', MYSQL, (8, 0, 0), 'SET PERSIST {variable} = {value}'),
+    ('get_global', MYSQL, _ANY, 'SELECT @@GLOBAL.{variable} AS value'),
+    ('get_global', MARIADB, _ANY, 'SELECT @@GLOBAL.{variable} AS value'),
+    # accounts (replication user)
+    ('user_exists', MYSQL, _ANY, 'SELECT COUNT(*) AS n FROM mysql.user WHERE User = {user} AND Host = {host}'),
+    ('user_exists', MARIADB, _ANY, 'SELECT COUNT(*) AS n FROM mysql.user WHERE User = {user} AND Host = {host}'),
+    # MySQL: only mysql_native_password hashes can be compared; other plugins read as "differs"
+    ('password_matches', MYSQL, _ANY, "SELECT authentication_string = CONCAT('*', UPPER(SHA1(UNHEX(SHA1({password}))))) AS ok "
+                                      'FROM mysql.user WHERE User = {user} AND Host = {host}'),
+    ('password_matches', MARIADB, _ANY, 'SELECT authentication_string = PASSWORD({password}) AS ok '
+                                        'FROM mysql.user WHERE User = {user} AND Host = {host}'),
+    ('create_user', MYSQL, _ANY, 'CREATE USER {account} IDENTIFIED BY {password}'),
+    ('create_user', MARIADB, _ANY, 'CREATE USER {account} IDENTIFIED BY {password}'),
+    ('set_password', MYSQL, _ANY, 'ALTER USER {account} IDENTIFIED BY {password}'),
+    ('set_password', MARIADB, _ANY, 'ALTER USER {account} IDENTIFIED BY {password}'),
+    ('show_grants', MYSQL, _ANY, 'SHOW GRANTS FOR {account}'),
+    ('show_grants', MARIADB, _ANY, 'SHOW GRANTS FOR {account}'),
+    ('grant', MYSQL, _ANY, 'GRANT {privileges} ON *.* TO {account}'),
+    ('grant', MARIADB, _ANY, 'GRANT {privileges} ON *.* TO {account}'),
+    # privilege lists (as SHOW GRANTS prints them), not statements
+    ('replication_privileges', MYSQL, _ANY, 'REPLICATION SLAVE'),
+    ('replication_privileges', MARIADB, _ANY, 'REPLICATION SLAVE'),
+    ('monitoring_privileges', MYSQL, _ANY, 'REPLICATION CLIENT'),
+    ('monitoring_privileges', MARIADB, _ANY, 'REPLICATION CLIENT'),
+    ('monitoring_privileges', MARIADB, (10, 5, 2), 'BINLOG MONITOR'),
+    ('monitoring_privileges', MARIADB, (10, 5, 9), 'BINLOG MONITOR, SLAVE MONITOR'),
+    ('sql_log_bin', MYSQL, _ANY, 'SET SESSION sql_log_bin = {on_off}'),
+    ('sql_log_bin', MARIADB, _ANY, 'SET SESSION sql_log_bin = {on_off}'),
+    # promote_master: a candidate master writes replicated transactions to its own binary log
+    ('binlog_settings', MYSQL, _ANY, 'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates'),
+    ('binlog_settings', MYSQL, (8, 0, 26),
+     'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_replica_updates AS log_replica_updates'),
+    ('binlog_settings', MARIADB, _ANY, 'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates'),
+    # MariaDB always has GTIDs; MySQL only with gtid_mode = ON
+    ('gtid_enabled', MYSQL, _ANY, "SELECT @@GLOBAL.gtid_mode = 'ON' AS enabled"),
+    ('gtid_enabled', MARIADB, _ANY, 'SELECT 1 AS enabled'),
+    # a former MariaDB master's gtid_slave_pos is stale: start from what its binlog has
+    ('gtid_slave_pos_from_binlog', MARIADB, _ANY, 'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos'),
 ]]
+
+
+# How a replica follows a (new) master, per flavor: the change_master options for GTID and for
+# positional replication, and the statements a former master runs before it follows one by GTID.
+FOLLOW = {
+    MARIADB: dict(gtid={'master_use_gtid': 'slave_pos'}, positional={'master_use_gtid': 'no'},
+                  former_master=('gtid_slave_pos_from_binlog',)),
+    MYSQL: dict(gtid={'master_auto_position': True}, positional={'master_auto_position': False},
+                former_master=()),
+}
+
+
+def follow_options(flavor, gtid=True):
+    """The change_master options that make a replica of ``flavor`` follow by GTID (or by position)."""
+    return dict(FOLLOW[flavor.name]['gtid' if gtid else 'positional'])
+
+
+def former_master_statements(flavor):
+    """Statements (rendered) a former master runs before it replicates by GTID from a new master."""
+    return [sql(flavor, key) for key in FOLLOW[flavor.name]['former_master']]
 
 
 class _Fragments(dict):

@@ -10,6 +10,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import errant, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
@@ -143,7 +144,32 @@ def change_master_plan(status, options):
     return sorted(differ)
 
 
-def change_master(server, options, channel='', start=True, check_mode=False):
+USER_SCHEMAS = ("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name NOT IN "
+                "('mysql', 'information_schema', 'performance_schema', 'sys')")
+
+
+def replica_conflicts(server, master_gtid):
+    """Why this server cannot simply replicate from a master whose executed GTID set is ``master_gtid``.
+
+    An empty list means it can: everything it has executed, the master has too.
+    """
+    flavor = server.flavor
+    own = parse_gtid(server.value(dialect.sql(flavor, 'gtid_current_pos')) or '', flavor.name)
+    master = parse_gtid(master_gtid or '', flavor.name)
+    problems = []
+    extra = errant(own, master)
+    if extra:
+        problems.append('it has transactions its master does not have (errant: %s)' % extra)
+    for domain in getattr(own, 'conflicts', lambda other: [])(master):
+        problems.append('its history in GTID domain %s differs from the master\'s (same sequence number, other server)' % domain)
+    if not own:
+        schemas = [row['name'] for row in server.sql(USER_SCHEMAS)]
+        if schemas and master:
+            problems.append('it holds data (%s) but no replication history from this master' % ', '.join(sorted(schemas)))
+    return problems
+
+
+def change_master(server, options, channel='', start=True, check_mode=False, master_gtid_executed=None):
     """Point a replica at a master; change only what differs. Returns changed, statements, diff.
 
     ``options`` uses the canonical names of ``dialect.CHANGE_MASTER_OPTIONS`` (master_host, ...).
@@ -152,6 +178,12 @@ def change_master(server, options, channel='', start=True, check_mode=False):
     flavor = server.flavor
     status = replica_status(server, channel)
     differ = change_master_plan(status, options)
+    if master_gtid_executed is not None:
+        problems = replica_conflicts(server, master_gtid_executed)
+        if problems:
+            raise ServerError('%s cannot replicate from %s:%s: %s. Nothing was changed; rebuild it from its master '
+                              'with clone_slave (playbooks/clone_slave.yml)'
+                              % (server, options.get('master_host'), options.get('master_port'), '; '.join(problems)))
     statements = []
     if differ:
         changes = {k: options[k] for k in differ}

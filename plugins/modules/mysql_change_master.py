@@ -73,6 +73,12 @@ options:
     description: Replication channel (MySQL) or connection name (MariaDB multi-source). Empty is the default one.
     type: str
     default: ''
+  master_gtid_executed:
+    description:
+      - The master's executed GTID set (RV(replicant.mysql.mysql_master_pos#module:gtid_executed)). When given and the
+        replica is to be (re)pointed, it is refused, with nothing changed, if it has transactions the master lacks
+        (errant), a diverged history, or data but no replication history (it then needs clone_slave).
+    type: str
   start:
     description: Leave replication started (the default) or stopped after the change.
     type: bool
@@ -142,14 +148,15 @@ def main():
     options['master_ssl_key']['no_log'] = False
     module = AnsibleModule(
         argument_spec=argument_spec(channel=dict(type='str', default=''), start=dict(type='bool', default=True),
-                                    **options),
+                                    master_gtid_executed=dict(type='str'), **options),
         required_together=[('master_log_file', 'master_log_pos')],
         mutually_exclusive=[('master_log_file', 'master_use_gtid'), ('master_log_file', 'master_auto_position')],
         supports_check_mode=True,
     )
     wanted = {name: module.params[name] for name in CHANGE_MASTER_OPTIONS}
     run_module(module, lambda server: change_master(server, wanted, channel=module.params['channel'],
-                                                    start=module.params['start'], check_mode=module.check_mode))
+                                                    start=module.params['start'], check_mode=module.check_mode,
+                                                    master_gtid_executed=module.params['master_gtid_executed']))
 
 
 if __name__ == '__main__':

@@ -162,8 +162,10 @@ def lab():
     directory = tempfile.mkdtemp(prefix='replicant-test-lab-', dir='/var/tmp')
     os.rmdir(directory)
     the_lab = Lab(directory, lab_vars(directory, '127.0.0.41'))
-    run = the_lab.up()
-    assert run.rc == 0, run.output
-    yield the_lab
-    run = the_lab.down()
+    try:
+        run = the_lab.up()
+        assert run.rc == 0, run.output
+        yield the_lab
+    finally:
+        run = the_lab.down()
     assert run.rc == 0, run.output

@@ -2,6 +2,10 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import importlib
+import os
+import sys
+
 import pytest
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect
@@ -118,6 +122,26 @@ CASES = [
     ('gtid_executed', {}, every(*['SELECT @@GLOBAL.gtid_executed'] * 6 + ['SELECT @@GLOBAL.gtid_binlog_pos'] * 4)),
     ('gtid_current_pos', {}, every(*['SELECT @@GLOBAL.gtid_executed'] * 6 + ['SELECT @@GLOBAL.gtid_current_pos'] * 4)),
     ('gtid_slave_pos', {}, every(*[UNAVAILABLE] * 6 + ['SELECT @@GLOBAL.gtid_slave_pos'] * 4)),
+    ('set_global', dict(name='read-only', value=True), every(*['SET GLOBAL read_only = ON'] * 10)),
+    ('set_global', dict(name='binlog_format', value='row'), every(*["SET GLOBAL binlog_format = 'row'"] * 10)),
+    ('set_global', dict(name='server_id', value='7'), every(*['SET GLOBAL server_id = 7'] * 10)),
+    ('get_global', dict(name='server_id'), every(*['SELECT @@GLOBAL.server_id AS value'] * 10)),
+    ('user_exists', dict(user="r'e", host='10.%'),
+     every(*["SELECT COUNT(*) AS n FROM mysql.user WHERE User = 'r\\'e' AND Host = '10.%'"] * 10)),
+    ('password_matches', dict(user='repl', host='%', password='p'), every(
+        *["SELECT authentication_string = CONCAT('*', UPPER(SHA1(UNHEX(SHA1('p'))))) AS ok "
+          "FROM mysql.user WHERE User = 'repl' AND Host = '%'"] * 6 +
+        ["SELECT authentication_string = PASSWORD('p') AS ok FROM mysql.user WHERE User = 'repl' AND Host = '%'"] * 4)),
+    ('create_user', dict(user='repl', host='%', password='a"b'), every(*["CREATE USER 'repl'@'%' IDENTIFIED BY 'a\\\"b'"] * 10)),
+    ('set_password', dict(user='repl', host='%', password='x'), every(*["ALTER USER 'repl'@'%' IDENTIFIED BY 'x'"] * 10)),
+    ('show_grants', dict(user='repl', host='%'), every(*["SHOW GRANTS FOR 'repl'@'%'"] * 10)),
+    ('grant', dict(user='repl', host='%', privileges=['replication slave', 'REPLICATION CLIENT']),
+     every(*["GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'repl'@'%'"] * 10)),
+    ('replication_privileges', {}, every(*['REPLICATION SLAVE'] * 10)),
+    ('monitoring_privileges', {}, every(*['REPLICATION CLIENT'] * 7 + ['BINLOG MONITOR'] + ['BINLOG MONITOR, SLAVE MONITOR'] * 2)),
+    ('sql_log_bin', dict(on=False), every(*['SET SESSION sql_log_bin = OFF'] * 10)),
+    ('persist_global', dict(name='read_only', value='on'), every(
+        *[UNAVAILABLE] + ['SET PERSIST read_only = ON'] * 5 + [UNAVAILABLE] * 4)),
     ('server_identity', {}, every(
         *['SELECT @@GLOBAL.server_id AS server_id, @@GLOBAL.server_uuid AS server_uuid'] * 6
         + ['SELECT @@GLOBAL.server_id AS server_id'] * 4)),
@@ -151,16 +175,28 @@ def _expand(cases):
 @pytest.mark.parametrize('flavor,key,kwargs,expected', list(_expand(CASES)))
 def test_statement_text(flavor, key, kwargs, expected):
     if expected is UNAVAILABLE:
-        with pytest.raises(ValueError, match='not available on MySQL'):
+        with pytest.raises(ValueError, match='not available on'):
             sql(flavor, key, **kwargs)
     else:
         assert sql(flavor, key, **kwargs) == expected
 
 
+def all_cases():
+    """CASES of this file and of every tests/unit/test_dialect_<topic>.py beside it."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    cases = list(CASES)
+    for name in sorted(os.listdir(here)):
+        if name.startswith('test_dialect_') and name.endswith('.py'):
+            cases.extend(getattr(importlib.import_module(name[:-3]), 'CASES', []))
+    return cases
+
+
 @pytest.mark.parametrize('key', sorted(dialect.ARGUMENTS))
 def test_every_key_is_covered_for_every_server(key):
     covered = set()
-    for case_key, _kwargs, expected in CASES:
+    for case_key, _kwargs, expected in all_cases():
         if case_key == key:
             covered.update(expected)
     assert covered == set(SERVERS)
@@ -169,7 +205,8 @@ def test_every_key_is_covered_for_every_server(key):
 def test_every_key_has_rows_for_both_flavors():
     for key in dialect.ARGUMENTS:
         flavors = {row.flavor for row in dialect.STATEMENTS if row.key == key}
-        assert flavors == ({'mariadb'} if key == 'gtid_slave_pos' else {'mysql', 'mariadb'}), key
+        only = dialect.ONE_FLAVOR_KEYS
+        assert flavors == ({only[key]} if key in only else {'mysql', 'mariadb'}), key
 
 
 def test_version_boundaries():

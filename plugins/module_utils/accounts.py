@@ -1,0 +1,57 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The replication account: least privilege, idempotent password, kept out of the binary log.
+
+The account is created on every server of an installation (each may become a master), so its
+statements run with ``sql_log_bin`` off: they must not add transactions that only one server has
+(which GTID replication would see as errant).
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+from ansible_collections.replicant.mysql.plugins.module_utils.dialect import sql
+
+
+def _granted(server, user, host):
+    """Global privileges of an account, upper case, from SHOW GRANTS."""
+    found = set()
+    for row in server.run('show_grants', user=user, host=host):
+        text = list(row.values())[0]
+        match = re.match(r'^GRANT (.+?) ON \*\.\* TO ', text)
+        if match:
+            found.update(p.strip().upper() for p in match.group(1).split(','))
+    return found
+
+
+def ensure_replication_user(server, user, host, password, monitoring=False, check_mode=False):
+    """Create or update the account; returns (changed, statements shown with the password masked)."""
+    flavor = server.flavor
+    wanted = [p.strip() for p in sql(flavor, 'replication_privileges').split(',')]
+    if monitoring:
+        wanted += [p.strip() for p in sql(flavor, 'monitoring_privileges').split(',')]
+    plan = []
+    exists = server.value(sql(flavor, 'user_exists', user=user, host=host))
+    if not exists:
+        plan.append('create_user')
+    elif not server.value(sql(flavor, 'password_matches', user=user, host=host, password=password)):
+        plan.append('set_password')
+    missing = [p for p in wanted if p.upper() not in (_granted(server, user, host) if exists else set())]
+    if missing:
+        plan.append('grant')
+    args = dict(user=user, host=host, password=password, privileges=missing)
+    shown = [sql(flavor, key, mask=True, **_args_for(key, args)) for key in plan]
+    if plan and not check_mode:
+        server.sql(sql(flavor, 'sql_log_bin', on=False))
+        try:
+            for key in plan:
+                server.sql(sql(flavor, key, **_args_for(key, args)))
+        finally:
+            server.sql(sql(flavor, 'sql_log_bin', on=True))
+    return bool(plan), shown
+
+
+def _args_for(key, args):
+    names = {'create_user': ('user', 'host', 'password'), 'set_password': ('user', 'host', 'password'),
+             'grant': ('user', 'host', 'privileges')}[key]
+    return {name: args[name] for name in names}
