@@ -237,6 +237,7 @@ _FRAGMENTS = {
     'host': lambda f, a, m: quote_string(a['host']),
     'password': lambda f, a, m: MASKED_PASSWORD if m else quote_string(a['password']),
     'privileges': lambda f, a, m: _privileges(a['privileges']),
+    'tables': lambda f, a, m: ', '.join('%s.%s' % (quote_identifier(db), quote_identifier(name)) for db, name in a['tables']),
     'variable': lambda f, a, m: _variable_name(a['name']),
     'value': lambda f, a, m: _variable_value(a['value']),
     'master_options': lambda f, a, m: _change_master_options(f, a, m, 'MASTER_'),
@@ -274,6 +275,10 @@ ARGUMENTS = {
     'replication_privileges': {},
     'monitoring_privileges': {},
     'sql_log_bin': {'on': REQUIRED},
+    'set_gtid_slave_pos': {'gtid': REQUIRED},
+    'start_replica_until_gtid': {'gtid': REQUIRED, 'channel': ''},
+    'checksum_tables': {'tables': REQUIRED},
+    'user_tables': {},
     'binlog_settings': {},
     'gtid_enabled': {},
     'gtid_slave_pos_from_binlog': {},
@@ -360,6 +365,20 @@ STATEMENTS = [Statement(*row) for row in [
     ('monitoring_privileges', MARIADB, (10, 5, 9), 'BINLOG MONITOR, SLAVE MONITOR'),
     ('sql_log_bin', MYSQL, _ANY, 'SET SESSION sql_log_bin = {on_off}'),
     ('sql_log_bin', MARIADB, _ANY, 'SET SESSION sql_log_bin = {on_off}'),
+    # where a fresh replica starts: MySQL records it as purged (needs an empty gtid_executed)
+    ('set_gtid_slave_pos', MYSQL, _ANY, 'SET GLOBAL gtid_purged = {gtid}'),
+    ('set_gtid_slave_pos', MARIADB, _ANY, 'SET GLOBAL gtid_slave_pos = {gtid}'),
+    ('start_replica_until_gtid', MYSQL, _ANY, 'START SLAVE SQL_THREAD UNTIL SQL_AFTER_GTIDS = {gtid}{for_channel}'),
+    ('start_replica_until_gtid', MYSQL, (8, 0, 22), 'START REPLICA SQL_THREAD UNTIL SQL_AFTER_GTIDS = {gtid}{for_channel}'),
+    ('start_replica_until_gtid', MARIADB, _ANY, 'START SLAVE{connection} UNTIL master_gtid_pos = {gtid}'),
+    ('checksum_tables', MYSQL, _ANY, 'CHECKSUM TABLE {tables}'),
+    ('checksum_tables', MARIADB, _ANY, 'CHECKSUM TABLE {tables}'),
+    ('user_tables', MYSQL, _ANY, "SELECT table_schema AS db, table_name AS name FROM information_schema.tables WHERE "
+                                 "table_type = 'BASE TABLE' AND table_schema NOT IN "
+                                 "('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2"),
+    ('user_tables', MARIADB, _ANY, "SELECT table_schema AS db, table_name AS name FROM information_schema.tables WHERE "
+                                   "table_type = 'BASE TABLE' AND table_schema NOT IN "
+                                   "('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2"),
     # promote_master: a candidate master writes replicated transactions to its own binary log
     ('binlog_settings', MYSQL, _ANY, 'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates'),
     ('binlog_settings', MYSQL, (8, 0, 26),

@@ -106,6 +106,14 @@ def reset_replication(server, all=False, channel='', check_mode=False):
     return statements
 
 
+def reset_binlog(server, check_mode=False):
+    """Forget the server's own binary logs and GTID history (for a server about to load a copy)."""
+    statement = dialect.sql(server.flavor, 'reset_master')
+    if not check_mode:
+        server.sql(statement)
+    return [statement]
+
+
 # -- change master -----------------------------------------------------------------------------
 # Options that SHOW SLAVE STATUS reveals, with the normalised status key and a comparison form.
 _VISIBLE = {
@@ -169,10 +177,13 @@ def replica_conflicts(server, master_gtid):
     return problems
 
 
-def change_master(server, options, channel='', start=True, check_mode=False, master_gtid_executed=None):
+def change_master(server, options, channel='', start=True, check_mode=False, master_gtid_executed=None,
+                  start_gtid=None):
     """Point a replica at a master; change only what differs. Returns changed, statements, diff.
 
     ``options`` uses the canonical names of ``dialect.CHANGE_MASTER_OPTIONS`` (master_host, ...).
+    ``start_gtid``, for a fresh replica (a clone), is the GTID position to replicate from; it is set
+    (gtid_slave_pos on MariaDB, gtid_purged on MySQL) when the master changes and it differs.
     Statements are reported with the password masked.
     """
     flavor = server.flavor
@@ -197,6 +208,8 @@ def change_master(server, options, channel='', start=True, check_mode=False, mas
         was_running = status is not None and (status['io_running_ok'] or status['sql_running_ok'])
         if was_running:
             statements.append(dialect.sql(flavor, 'stop_replica', channel=channel))
+        if start_gtid is not None and _clean_gtid(server.value(dialect.sql(flavor, 'gtid_current_pos'))) != _clean_gtid(start_gtid):
+            statements.append(dialect.sql(flavor, 'set_gtid_slave_pos', gtid=start_gtid))
         run = dialect.sql(flavor, 'change_master', options=changes, channel=channel)
         shown = dialect.sql(flavor, 'change_master', options=changes, channel=channel, mask=True)
         statements.append((run, shown))

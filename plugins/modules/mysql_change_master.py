@@ -79,6 +79,12 @@ options:
         replica is to be (re)pointed, it is refused, with nothing changed, if it has transactions the master lacks
         (errant), a diverged history, or data but no replication history (it then needs clone_slave).
     type: str
+  start_gtid:
+    description:
+      - For a fresh replica (a clone), the GTID position to start replicating from (the one the copy was taken
+        at). Set as C(gtid_slave_pos) on MariaDB, C(gtid_purged) on MySQL, when the master is (re)set and the
+        server's position differs.
+    type: str
   start:
     description: Leave replication started (the default) or stopped after the change.
     type: bool
@@ -148,7 +154,7 @@ def main():
     options['master_ssl_key']['no_log'] = False
     module = AnsibleModule(
         argument_spec=argument_spec(channel=dict(type='str', default=''), start=dict(type='bool', default=True),
-                                    master_gtid_executed=dict(type='str'), **options),
+                                    master_gtid_executed=dict(type='str'), start_gtid=dict(type='str'), **options),
         required_together=[('master_log_file', 'master_log_pos')],
         mutually_exclusive=[('master_log_file', 'master_use_gtid'), ('master_log_file', 'master_auto_position')],
         supports_check_mode=True,
@@ -156,7 +162,8 @@ def main():
     wanted = {name: module.params[name] for name in CHANGE_MASTER_OPTIONS}
     run_module(module, lambda server: change_master(server, wanted, channel=module.params['channel'],
                                                     start=module.params['start'], check_mode=module.check_mode,
-                                                    master_gtid_executed=module.params['master_gtid_executed']))
+                                                    master_gtid_executed=module.params['master_gtid_executed'],
+                                                    start_gtid=module.params['start_gtid']))
 
 
 if __name__ == '__main__':

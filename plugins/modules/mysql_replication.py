@@ -12,6 +12,8 @@ description:
     done when they already are in that state.
   - C(reset) forgets the relay logs and position (C(RESET SLAVE)/C(RESET REPLICA)); C(reset_all) also
     forgets the master (C(... ALL)), so the server is no replica any more. Both stop the threads first.
+  - C(binlog_reset) forgets the server's own binary logs and GTID history (C(RESET MASTER); C(RESET BINARY LOGS
+    AND GTIDS) on MySQL 8.2 and later), for a server about to be loaded from a copy. It always runs (changed).
   - C(caught_up) waits until the replica has executed up to O(gtid) or O(master_log_file)/O(master_log_pos)
     with both threads running, using the server's own wait function (C(MASTER_GTID_WAIT),
     C(WAIT_FOR_EXECUTED_GTID_SET), C(MASTER_POS_WAIT)/C(SOURCE_POS_WAIT)). It fails early when the
@@ -25,7 +27,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [started, stopped, reset, reset_all, caught_up]
+    choices: [started, stopped, reset, reset_all, caught_up, binlog_reset]
   thread:
     description: Only this thread, with C(started) and C(stopped).
     type: str
@@ -110,6 +112,8 @@ def act(module, server):
         return dict(changed=False, statements=[], gtid=now['gtid'], position=now['position'])
     if p['state'] == 'started':
         statements = replication.start_replication(server, p['thread'], channel, check_mode=check)
+    elif p['state'] == 'binlog_reset':
+        statements = replication.reset_binlog(server, check_mode=check)
     elif p['state'] == 'stopped':
         statements = replication.stop_replication(server, p['thread'], channel, check_mode=check)
     else:
@@ -121,7 +125,7 @@ def act(module, server):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            state=dict(type='str', required=True, choices=['started', 'stopped', 'reset', 'reset_all', 'caught_up']),
+            state=dict(type='str', required=True, choices=['started', 'stopped', 'reset', 'reset_all', 'caught_up', 'binlog_reset']),
             thread=dict(type='str', choices=['io', 'sql']),
             channel=dict(type='str', default=''),
             gtid=dict(type='str'),

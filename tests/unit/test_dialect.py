@@ -140,6 +140,17 @@ CASES = [
     ('replication_privileges', {}, every(*['REPLICATION SLAVE'] * 10)),
     ('monitoring_privileges', {}, every(*['REPLICATION CLIENT'] * 7 + ['BINLOG MONITOR'] + ['BINLOG MONITOR, SLAVE MONITOR'] * 2)),
     ('sql_log_bin', dict(on=False), every(*['SET SESSION sql_log_bin = OFF'] * 10)),
+    ('set_gtid_slave_pos', dict(gtid='0-1-5'), every(*["SET GLOBAL gtid_purged = '0-1-5'"] * 6 +
+                                                    ["SET GLOBAL gtid_slave_pos = '0-1-5'"] * 4)),
+    ('start_replica_until_gtid', dict(gtid='0-1-5'), every(
+        "START SLAVE SQL_THREAD UNTIL SQL_AFTER_GTIDS = '0-1-5'",
+        *["START REPLICA SQL_THREAD UNTIL SQL_AFTER_GTIDS = '0-1-5'"] * 5 +
+        ["START SLAVE UNTIL master_gtid_pos = '0-1-5'"] * 4)),
+    ('checksum_tables', dict(tables=[('shop', 'orders'), ('a`b', 't')]),
+     every(*['CHECKSUM TABLE `shop`.`orders`, `a``b`.`t`'] * 10)),
+    ('user_tables', {}, every(*["SELECT table_schema AS db, table_name AS name FROM information_schema.tables WHERE "
+                                "table_type = 'BASE TABLE' AND table_schema NOT IN "
+                                "('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2"] * 10)),
     ('persist_global', dict(name='read_only', value='on'), every(
         *[UNAVAILABLE] + ['SET PERSIST read_only = ON'] * 5 + [UNAVAILABLE] * 4)),
     ('server_identity', {}, every(

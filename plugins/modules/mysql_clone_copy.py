@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: mysql_clone_copy
+short_description: Stream a copy of a server from its host to another host (the copy step of clone_slave)
+description:
+  - Runs on the source host. Starts the producer of the copy and pipes it into the receiver on the target
+    host, counting the bytes as they pass and appending a progress line per second to O(progress_file).
+    Nothing is staged on the Ansible controller or on disk on the source host.
+  - C(physical) streams a hot backup (C(mariadb-backup --backup --stream=xbstream); C(xtrabackup) on MySQL)
+    into C(mbstream -x) in O(target_dir); the target then prepares it.
+  - C(logical) streams C(mariadb-dump --single-transaction --master-data=1 --gtid) of the user schemas into
+    the target server's client, with C(sql_log_bin) off there; the dump sets the target's GTID position.
+  - C(cold) and C(snapshot) stream a tar of O(datadir) into O(target_dir) (the caller stops the server, or
+    holds a read lock, around it).
+  - The target host is reached through O(transport), the command prefix that runs the receiver there
+    (for example C([ssh, -o, BatchMode=yes, dbadmin@10.0.0.12])); empty when both are on the same host.
+  - Credentials go into private option files (mode 0600) that the module removes afterwards; no password
+    appears on a command line.
+version_added: 0.1.0
+author: replicant.mysql developers (@replicant-mysql)
+extends_documentation_fragment:
+  - replicant.mysql.connection
+options:
+  method:
+    description: How to copy.
+    type: str
+    choices: [physical, logical, cold, snapshot]
+    required: true
+  flavor:
+    description: Server flavor, which decides the tools (C(mariadb-backup) or C(xtrabackup), ...).
+    type: str
+    choices: [mariadb, mysql]
+    default: mariadb
+  source_defaults_file:
+    description: The source server's own option file (tells the backup tool the datadir); C(physical) only.
+    type: path
+  datadir:
+    description: The source datadir, for C(cold) and C(snapshot).
+    type: path
+  schemas:
+    description: Schemas to dump with C(logical); by default every schema but the system ones.
+    type: list
+    elements: str
+  target_dir:
+    description: Directory on the target host that receives the files (C(physical), C(cold), C(snapshot)).
+    type: path
+  target_options_file:
+    description: Client option file on the target host with the target server's socket and credentials (C(logical)).
+    type: path
+  transport:
+    description: Command prefix that runs the receiver on the target host; the receiver is passed as one shell word.
+    type: list
+    elements: str
+    default: []
+  progress_file:
+    description: File on the source host that gets a progress line (bytes, rate) every second.
+    type: path
+  timeout:
+    description: Seconds the copy may take.
+    type: int
+    default: 86400
+attributes:
+  check_mode:
+    support: full
+    description: Reports the commands it would run; copies nothing.
+'''
+
+EXAMPLES = r'''
+- name: Stream a hot backup of db2 into db4's empty datadir
+  replicant.mysql.mysql_clone_copy:
+    login_unix_socket: /run/mysqld/mysqld.sock
+    login_user: admin
+    login_password: "{{ admin_password }}"
+    method: physical
+    source_defaults_file: /etc/mysql/my.cnf
+    target_dir: /var/lib/mysql
+    transport: [ssh, -o, BatchMode=yes, root@db4.example.com]
+    progress_file: /tmp/clone-db4.progress
+  async: 86400
+  poll: 10
+'''
+
+RETURN = r'''
+bytes:
+  description: Bytes streamed.
+  returned: success
+  type: int
+seconds:
+  description: Time the copy took.
+  returned: success
+  type: float
+mb_per_s:
+  description: Throughput in MB/s (10^6 bytes).
+  returned: success
+  type: float
+gtid:
+  description: The GTID position the stream carried (C(logical)), or null.
+  returned: success
+  type: str
+commands:
+  description: Producer and receiver command lines (no secrets in them).
+  returned: always
+  type: list
+  elements: str
+'''
+
+import os
+import shlex
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.replicant.mysql.plugins.module_utils import clone
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, connect
+from ansible_collections.replicant.mysql.plugins.module_utils.replication import USER_SCHEMAS
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            method=dict(type='str', required=True, choices=['physical', 'logical', 'cold', 'snapshot']),
+            flavor=dict(type='str', default='mariadb', choices=['mariadb', 'mysql']),
+            source_defaults_file=dict(type='path'),
+            datadir=dict(type='path'),
+            schemas=dict(type='list', elements='str'),
+            target_dir=dict(type='path'),
+            target_options_file=dict(type='path'),
+            transport=dict(type='list', elements='str', default=[]),
+            progress_file=dict(type='path'),
+            timeout=dict(type='int', default=86400),
+        ),
+        required_if=[('method', 'physical', ('source_defaults_file', 'target_dir')),
+                     ('method', 'logical', ('target_options_file',)),
+                     ('method', 'cold', ('datadir', 'target_dir')),
+                     ('method', 'snapshot', ('datadir', 'target_dir'))],
+        supports_check_mode=True,
+    )
+    p = module.params
+    options_file = None
+    try:
+        schemas = p['schemas']
+        if p['method'] == 'logical' and schemas is None:
+            server = connect(module)
+            schemas = sorted(row['name'] for row in server.sql(USER_SCHEMAS))
+            server.close()
+        if p['method'] in ('physical', 'logical'):
+            options_file = clone.option_file(p['login_user'], p['login_password'], socket=p['login_unix_socket'],
+                                             host=p['login_host'], port=p['login_port'] if p['login_host'] else None,
+                                             include=p['source_defaults_file'],
+                                             sections=('client', 'mariadb-backup', 'xtrabackup'))
+        produce = clone.producer(p['method'], p['flavor'], options_file, datadir=p['datadir'], schemas=schemas)
+        receive = clone.receiver(p['method'], p['flavor'], target_dir=p['target_dir'], options_file=p['target_options_file'])
+        if p['transport']:
+            receive = list(p['transport']) + [' '.join(shlex.quote(word) for word in receive)]
+        commands = [' '.join(produce), ' '.join(receive)]
+        if module.check_mode:
+            module.exit_json(changed=True, commands=commands)
+        if p['method'] == 'logical' and not schemas:
+            module.exit_json(changed=False, commands=commands, bytes=0, seconds=0, mb_per_s=0, gtid=None)
+        # a snapshot copies files of a running server: tar's "file changed as we read it" (exit 1) is expected
+        result = clone.stream(produce, receive, progress_file=p['progress_file'], timeout=p['timeout'],
+                              producer_ok=(0, 1) if p['method'] == 'snapshot' else (0,))
+    except (clone.CopyError, ValueError) as exc:
+        module.fail_json(msg='copy from %s failed: %s' % (p['login_unix_socket'] or p['login_host'] or 'the source', exc))
+    finally:
+        if options_file and os.path.exists(options_file):
+            os.unlink(options_file)
+    module.exit_json(changed=True, commands=commands, **result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,133 @@
+"""clone_slave: provision replicas from a live installation while a client keeps writing to the master."""
+import os
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import Lab, lab_vars, run_playbook
+from ansible_collections.replicant.mysql.plugins.module_utils.replication import fetch_master_pos, fetch_slave_pos
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
+
+PLAYBOOK = 'playbooks/clone_slave.yml'
+
+
+@pytest.fixture(scope='module')
+def lab():
+    directory = tempfile.mkdtemp(prefix='replicant-test-clone-', dir='/var/tmp')
+    os.rmdir(directory)
+    the_lab = Lab(directory, lab_vars(directory, '127.0.4.11', lab_spares=1))
+    try:
+        run = the_lab.up()
+        assert run.rc == 0, run.output
+        with app(the_lab) as m:
+            m.sql('CREATE DATABASE shop')
+            m.sql('CREATE TABLE shop.orders (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(100), amount DECIMAL(10,2))')
+            m.sql('CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(100)) ENGINE=InnoDB')
+            for start in range(0, 2000, 500):
+                m.sql('INSERT INTO shop.customers VALUES ' + ','.join("(%d, 'c%d')" % (i, i) for i in range(start, start + 500)))
+        yield the_lab
+    finally:
+        the_lab.down()
+
+
+def app(lab):
+    h = lab.hosts()['lab1']
+    return lab.tcp_server('lab1', user=h['replicant_app_user'], password=h['replicant_app_password'])
+
+
+class Writer:
+    """An application writing to the master without pause until stopped."""
+
+    def __init__(self, lab):
+        self.lab, self.stop, self.count, self.errors = lab, threading.Event(), 0, []
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        with app(self.lab) as m:
+            while not self.stop.is_set():
+                try:
+                    m.sql("INSERT INTO shop.orders (note, amount) VALUES ('it''s \"quoted\"', 9.99)")
+                    self.count += 1
+                except ServerError as exc:
+                    self.errors.append(str(exc))
+                time.sleep(0.002)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+
+
+def same_data_and_replicating(lab, target):
+    with lab.server('lab1') as master, lab.server(target) as replica:
+        gtid = fetch_master_pos(master)['gtid_executed']
+        replica.sql("SELECT MASTER_GTID_WAIT(%s, 30)", (gtid,))
+        status = fetch_slave_pos(replica)['status']
+        assert status['master_host'] == lab.hosts()['lab1']['replicant_host']
+        assert status['io_running_ok'] and status['sql_running_ok'], status
+        for table in ('shop.orders', 'shop.customers'):
+            assert master.one('CHECKSUM TABLE %s' % table)['Checksum'] == replica.one('CHECKSUM TABLE %s' % table)['Checksum']
+        assert replica.value('SELECT @@read_only') == 1
+        return master.value('SELECT COUNT(*) FROM shop.orders')
+
+
+def clone(lab, **extra):
+    return run_playbook(PLAYBOOK, inventory=lab.inventory, extra_vars=dict(target='lab4', **extra))
+
+
+@pytest.mark.parametrize('method', ['physical', 'logical', 'cold', 'snapshot'])
+def test_each_method_while_the_master_takes_writes(lab, method):
+    with Writer(lab) as writer:
+        run = clone(lab, method=method, force=(method != 'physical'))
+        time.sleep(0.2)
+    assert run.rc == 0, run.output[-3000:]
+    assert 'lab4 cloned from lab' in run.output and 'tables identical at' in run.output
+    assert writer.count > 0 and not writer.errors, writer.errors[:3]
+    rows = same_data_and_replicating(lab, 'lab4')
+    assert rows >= writer.count
+
+
+def test_refuses_the_master_and_a_target_with_data(lab):
+    run = clone(lab, method='physical')  # lab4 has data (from the cloning tests) and replicates
+    assert run.rc != 0 and 'clone_slave refuses target lab4: it has data (shop)' in run.output
+    assert 'force=true' in run.output
+    run = run_playbook(PLAYBOOK, inventory=lab.inventory, extra_vars=dict(target='lab1'))
+    assert run.rc != 0 and 'the target is the master' in run.output
+    same_data_and_replicating(lab, 'lab4')
+
+
+def test_rebuilds_a_broken_replica_with_force(lab):
+    with lab.server('lab4') as s:  # a row only the replica has: the master's next insert of it breaks replication
+        s.sql('SET SESSION sql_log_bin = 0')
+        s.sql("INSERT INTO shop.customers VALUES (999999, 'only on lab4')")
+    with app(lab) as m:
+        m.sql("INSERT INTO shop.customers VALUES (999999, 'from the master')")
+    deadline = time.time() + 10
+    with lab.server('lab4') as s:
+        while fetch_slave_pos(s)['status']['last_sql_errno'] != 1062:
+            assert time.time() < deadline
+            time.sleep(0.05)
+    run = clone(lab, force=True)
+    assert run.rc == 0, run.output[-3000:]
+    same_data_and_replicating(lab, 'lab4')
+    with lab.server('lab4') as s:
+        assert s.value('SELECT name FROM shop.customers WHERE id = 999999') == 'from the master'
+
+
+@pytest.mark.parametrize('method, source', [('snapshot', 'lab2'), ('cold', 'lab3')])
+def test_an_interrupted_clone_leaves_nothing_locked_and_the_source_running(lab, method, source):
+    run = clone(lab, method=method, source=source, force=True, clone_slave_transport=['false'])
+    assert run.rc != 0 and 'copy from' in run.output
+    note = 'after the interrupted %s clone' % method
+    with app(lab) as m:  # the source replicates (not locked, not stopped): a new write reaches it
+        m.sql('INSERT INTO shop.orders (note) VALUES (%s)', (note,))
+    with lab.server('lab1') as master, lab.server(source) as s:
+        gtid = fetch_master_pos(master)['gtid_executed']
+        assert s.value('SELECT MASTER_GTID_WAIT(%s, 20)', (gtid,)) == 0
+        assert not [r for r in s.sql('SHOW PROCESSLIST') if 'lock' in (r['State'] or '').lower()]
+        assert s.value('SELECT COUNT(*) FROM shop.orders WHERE note = %s', (note,)) == 1
