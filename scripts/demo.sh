@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: install what is missing, bring up the local lab of real
-# MariaDB servers and run a procedure on it (a write on the master followed to every replica).
-# Extra arguments go to every ansible-playbook call (e.g. -e lab_servers=4).
+# MariaDB servers (master lab1, replicas lab2 and lab3, one empty spare lab4) and run procedures on it:
+# a write followed to every replica, clone_slave onto the spare, and the topology at the end.
+# Extra arguments go to every ansible-playbook call (e.g. -v).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=$(bash "$here/scripts/bootstrap.sh" | tail -n 1)
 export PATH="$bin:$PATH"
 cd "$here"
 lab_dir=${LAB_DIR:-/var/tmp/replicant-lab}
-ansible-playbook playbooks/lab.yml -e lab_dir="$lab_dir" "$@"
-ansible-playbook -i "$lab_dir/inventory.yml" playbooks/check_replication.yml "$@"
-echo "The lab runs; its inventory is $lab_dir/inventory.yml. Remove it with:"
+inventory=$lab_dir/inventory.yml
+ansible-playbook playbooks/lab.yml -e lab_dir="$lab_dir" -e lab_spares=1 "$@"
+ansible-playbook -i "$inventory" playbooks/check_replication.yml "$@"
+ansible-playbook -i "$inventory" playbooks/clone_slave.yml -e target=lab4 -e force=true "$@"
+ansible-playbook -i "$inventory" playbooks/topology.yml "$@"
+echo "The lab runs; its inventory is $inventory. Remove it with:"
 echo "  ansible-playbook playbooks/lab.yml -e lab_dir=$lab_dir -e lab_state=absent"
