@@ -1,0 +1,664 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The replication topology of an installation: discover it, check it, draw it.
+
+``discover(specs)`` queries every server of the inventory at once (one thread and one connection
+per server), follows what they reveal (the master each replica reads from, the replicas each
+server has registered, the binlog dump connections it serves) to servers the inventory does not
+list, and returns a ``Topology``: per server its role, master, replication state, GTID position
+and identity, plus the problems found, an ASCII tree, Graphviz DOT and Mermaid text.
+
+A spec describes one inventory server::
+
+    dict(name='db2', host='10.0.0.12', port=3306,      # address other servers replicate from
+         master='db1', role='replica',                  # what the inventory declares
+         login=dict(login_user='admin', login_password='...', login_unix_socket=None, ...))
+
+Discovery only reads.
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import collections
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import errant, parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError, server_from_params
+
+# Flavor-neutral statements (the dialect table holds the ones that differ).
+INSTANCE_SQL = 'SELECT @@GLOBAL.hostname AS hostname, @@GLOBAL.port AS port, @@GLOBAL.datadir AS datadir'
+DUMP_THREADS_SQL = ("SELECT HOST AS host FROM information_schema.PROCESSLIST "
+                    "WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID')")
+
+# Per-server options of the modules' ``servers`` list, and the module options a server inherits.
+LOGIN_KEYS = ('login_host', 'login_port', 'login_unix_socket', 'login_user', 'login_password')
+SHARED_KEYS = ('login_user', 'login_password', 'config_file', 'connect_timeout', 'read_timeout',
+               'ca_cert', 'client_cert', 'client_key', 'check_hostname')
+ROLES = ('master', 'replica', 'spare')
+
+
+def servers_option():
+    """The ``servers`` option of the topology modules (an Ansible argument spec entry)."""
+    return dict(type='list', elements='dict', required=True, options=dict(
+        name=dict(type='str', required=True),
+        host=dict(type='str'),
+        port=dict(type='int'),
+        master=dict(type='str'),
+        role=dict(type='str', choices=list(ROLES)),
+        login_host=dict(type='str'),
+        login_port=dict(type='int'),
+        login_unix_socket=dict(type='str'),
+        login_user=dict(type='str'),
+        login_password=dict(type='str', no_log=True),
+    ))
+
+
+def specs_from_params(params):
+    """Discovery specs from module params: per-server login options win over the module's."""
+    shared = dict((k, params.get(k)) for k in SHARED_KEYS)
+    specs = []
+    for entry in params['servers']:
+        given = dict((k, v) for k, v in entry.items() if v not in (None, ''))
+        login = dict(shared)
+        login.update((k, given[k]) for k in LOGIN_KEYS if k in given)
+        specs.append(dict(name=given['name'], host=given.get('host'), port=given.get('port'),
+                          master=given.get('master'), role=given.get('role'), login=login))
+    return specs
+
+
+# -- addresses ---------------------------------------------------------------------------------
+_RESOLVED = {}
+
+
+def _resolve(host):
+    """The IPv4 address of ``host`` (cached), or the name itself when it does not resolve."""
+    if host not in _RESOLVED:
+        try:
+            _RESOLVED[host] = socket.gethostbyname(host)
+        except (socket.error, UnicodeError):
+            _RESOLVED[host] = host
+    return _RESOLVED[host]
+
+
+def _address_keys(host, port):
+    if not host or not port:
+        return set()
+    host = str(host).lower().strip('[]')
+    return {(host, int(port)), (_resolve(host), int(port))}
+
+
+def _client_ip(processlist_host):
+    """'10.0.0.5:51234' -> '10.0.0.5' (IPv6 hosts keep their colons)."""
+    host = str(processlist_host or '')
+    return host.rsplit(':', 1)[0].strip('[]') if ':' in host else host
+
+
+def _column(row, name):
+    """A column of a SHOW result, whatever the case of its name (Server_id / Server_Id)."""
+    return dict((str(k).lower(), v) for k, v in row.items()).get(name.lower())
+
+
+def _text(value):
+    return value.decode('utf-8', 'replace') if isinstance(value, bytes) else value
+
+
+# -- one server --------------------------------------------------------------------------------
+class Node:
+    """A server of the topology: how to reach it, what the inventory says, and what it reported."""
+
+    def __init__(self, name, host=None, port=None, login=None, master=None, role=None,
+                 in_inventory=True, found_by='inventory', expected_server_id=None, via=None, from_processlist=False):
+        self.name = name
+        self.host = host or (login or {}).get('login_host')
+        self.port = int(port or (login or {}).get('login_port') or 3306)
+        self.login = dict(login or {})
+        if not self.login.get('login_unix_socket') and not self.login.get('login_host'):
+            self.login.update(login_host=self.host, login_port=self.port)
+        self.declared_master = master
+        self.declared_role = role
+        self.in_inventory = in_inventory
+        self.found_by = found_by
+        self.expected_server_id = expected_server_id
+        self.via = via                            # name of the server it was found through
+        self.from_processlist = from_processlist  # found only as a binlog dump connection
+        self.aliases = set()
+        self.facts = None
+        self.error = None
+        self.queried = False
+        self.master = None          # name of the node it replicates from
+        self.master_address = None  # (host, port) its replication reads from
+        self.replicas = []
+        self.problems = []
+        self.gtid_errant = None
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(spec['name'], spec.get('host'), spec.get('port'), spec.get('login'),
+                   spec.get('master'), spec.get('role'))
+
+    def server(self):
+        if not self.login.get('login_unix_socket') and not self.login.get('login_host'):
+            raise ServerError('%s: no address is known (the replica registered without report_host)' % self.name)
+        return server_from_params(dict(self.login, connect_timeout=self.login.get('connect_timeout') or 10), name=self.name)
+
+    @property
+    def address(self):
+        return '%s:%s' % (self.host, self.port) if self.host else None
+
+    def address_keys(self):
+        keys = _address_keys(self.host, self.port)
+        if self.facts:
+            keys |= _address_keys(self.host, self.facts['port'])
+        for host, port in self.aliases:
+            keys |= _address_keys(host, port)
+        return keys
+
+    @property
+    def reachable(self):
+        return self.facts is not None
+
+    @property
+    def status(self):
+        return self.facts and self.facts['replication']
+
+    @property
+    def server_id(self):
+        return self.facts['server_id'] if self.facts else self.expected_server_id
+
+    @property
+    def fingerprint(self):
+        f = self.facts
+        return f and (f['hostname'], f['port'], f['datadir'], f['server_id'])
+
+    def query(self):
+        """Read everything discovery needs in one connection; remember the error instead of raising."""
+        self.queried = True
+        try:
+            with self.server() as server:
+                self.facts = read_facts(server)
+        except (ServerError, LookupError, TypeError, ValueError) as exc:
+            self.error = str(exc) if isinstance(exc, ServerError) else '%s: unexpected answer: %r' % (self.name, exc)
+            return
+        if self.expected_server_id is not None and self.facts['server_id'] != self.expected_server_id:
+            self.error = ('%s answers as server_id %s, not as the replica registered with server_id %s'
+                          % (self.address, self.facts['server_id'], self.expected_server_id))
+            self.facts = None
+
+    def gtid(self, key='gtid_current_pos'):
+        return parse_gtid(self.facts[key], self.facts['flavor'])
+
+
+def read_facts(server):
+    """Identity, settings, replication state and the replicas a connected server knows of."""
+    flavor = server.flavor
+    values = {}
+
+    def value(key):
+        statement = dialect.sql(flavor, key)
+        if statement not in values:
+            values[statement] = server.value(statement)
+        return ''.join(str(_text(values[statement]) or '').split())
+
+    ident = server.one(dialect.sql(flavor, 'server_identity'))
+    instance = server.one(INSTANCE_SQL)
+    binlog = server.run('binlog_settings')[0]
+    facts = dict(flavor=flavor.name, version='.'.join(str(v) for v in flavor.version),
+                 server_id=int(ident['server_id']), server_uuid=ident.get('server_uuid'),
+                 hostname=_text(instance['hostname']), port=int(instance['port']), datadir=_text(instance['datadir']),
+                 log_bin=bool(int(binlog['log_bin'])), log_slave_updates=bool(int(binlog['log_replica_updates'])))
+    facts.update(replication.read_only_state(server))
+    facts['gtid_executed'] = value('gtid_executed')
+    facts['gtid_current_pos'] = value('gtid_current_pos')
+    facts['replication'] = replication.replica_status(server)
+    facts['registered_replicas'] = [
+        dict(server_id=int(_column(row, 'server_id')), host=_text(_column(row, 'host')) or None,
+             port=int(_column(row, 'port') or 0) or None)
+        for row in server.run('show_replicas')]
+    facts['dump_clients'] = [_client_ip(_text(row['host'])) for row in server.sql(DUMP_THREADS_SQL)]
+    return facts
+
+
+# -- discovery ---------------------------------------------------------------------------------
+def query_all(nodes, workers):
+    """Query ``nodes`` with up to ``workers`` threads (1: one after the other)."""
+    nodes = list(nodes)
+    if workers <= 1 or len(nodes) <= 1:
+        for node in nodes:
+            node.query()
+        return
+    with ThreadPoolExecutor(max_workers=min(workers, len(nodes))) as pool:
+        list(pool.map(lambda node: node.query(), nodes))
+
+
+def discover(specs, follow=True, workers=32, lag_threshold=60, max_servers=256):
+    """Discover the topology of the servers in ``specs``; see the module docstring.
+
+    ``follow``: also query the servers found through the others (with the credentials of the
+    server they were found on). ``workers``: how many servers are queried at once.
+    """
+    started = time.time()
+    nodes = collections.OrderedDict()
+    for spec in specs:
+        if spec['name'] in nodes:
+            raise ValueError('server %s is listed twice' % spec['name'])
+        nodes[spec['name']] = Node.from_spec(spec)
+    notes = []
+    pending, seen = list(nodes.values()), set()
+    while pending:
+        query_all([n for n in pending if follow or n.in_inventory], workers)
+        _fold_aliases(nodes, notes)
+        _link(nodes)
+        pending = []
+        for node in _candidates(nodes, seen):
+            if len(nodes) >= max_servers:
+                notes.append('stopped following at %d servers (max_servers)' % max_servers)
+                break
+            nodes[node.name] = node
+            pending.append(node)
+    _drop_unconfirmed(nodes, notes)
+    _link(nodes)
+    topology = Topology(nodes, lag_threshold, notes)
+    topology.check(workers)
+    topology.elapsed = time.time() - started
+    return topology
+
+
+def _fold_aliases(nodes, notes):
+    """A discovered address that leads to a server already known is that server under another name."""
+    known = {}
+    for node in nodes.values():
+        if node.reachable and node.in_inventory:
+            known.setdefault(node.fingerprint, node)
+    for name, node in list(nodes.items()):
+        twin = node.reachable and not node.in_inventory and known.get(node.fingerprint)
+        if twin:
+            twin.aliases.add((node.host, node.port))
+            notes.append('%s is %s' % (name, twin.name))
+            del nodes[name]
+        elif node.reachable:
+            known.setdefault(node.fingerprint, node)
+
+
+def _index(nodes):
+    index = {}
+    for node in nodes.values():
+        for key in node.address_keys():
+            index.setdefault(key, node.name)
+    return index
+
+
+def _link(nodes):
+    """Set each node's master (by the address its replication reads from) and replicas."""
+    index = _index(nodes)
+    for node in nodes.values():
+        node.master, node.master_address, node.replicas = None, None, []
+    for node in nodes.values():
+        status = node.status
+        if status and status['master_host']:
+            node.master_address = (status['master_host'], status['master_port'] or 3306)
+            node.master = next((index[k] for k in _address_keys(*node.master_address) if k in index), None)
+        elif not node.reachable and node.expected_server_id is not None:
+            node.master = node.via  # a registered replica that could not be queried
+    for node in nodes.values():
+        if node.master in nodes:
+            nodes[node.master].replicas.append(node.name)
+
+
+def _candidates(nodes, seen):
+    """New nodes for the servers the known ones point at but nobody has listed yet."""
+    index = _index(nodes)
+    found = []
+
+    def add(host, port, found_by, via, server_id=None, from_processlist=False):
+        keys = _address_keys(host, port)
+        tagged = set((key, server_id) for key in keys) or {('server_id', server_id, via.name)}
+        if keys & set(index) or tagged & seen:
+            return
+        seen.update(tagged)
+        name = '%s:%s' % (host, port) if host else 'server_id %s on %s' % (server_id, via.name)
+        if name in nodes or name in [n.name for n in found]:
+            name = '%s#%s' % (name, server_id)
+        login = dict((k, v) for k, v in via.login.items() if k not in ('login_unix_socket', 'login_host', 'login_port'))
+        found.append(Node(name, host, port, dict(login, login_host=host, login_port=port) if host else login,
+                          in_inventory=False, found_by=found_by, expected_server_id=server_id, via=via.name,
+                          from_processlist=from_processlist))
+
+    for node in list(nodes.values()):
+        if not node.reachable:
+            continue
+        if node.master_address and node.master is None:
+            add(node.master_address[0], node.master_address[1], 'master of %s' % node.name, node)
+        unmatched = _unmatched_registrations(nodes, node)
+        for row in unmatched:
+            add(row['host'], row['port'], 'registered on %s with server_id %s' % (node.name, row['server_id']), node,
+                server_id=row['server_id'])
+        connected = [r for r in node.replicas if nodes[r].status and nodes[r].status['io_running_ok']]
+        if len(node.facts['dump_clients']) > len(connected) + len(unmatched):
+            replica_ips = set(_resolve(h) for r in node.replicas for h, _p in nodes[r].address_keys())
+            for ip in node.facts['dump_clients']:
+                if ip not in replica_ips:
+                    add(ip, node.facts['port'], 'binlog dump connection on %s' % node.name, node, from_processlist=True)
+    return found
+
+
+def _unmatched_registrations(nodes, master):
+    """SHOW SLAVE HOSTS rows of ``master`` that no known replica of it accounts for."""
+    remaining = [nodes[r] for r in master.replicas]
+    unmatched, known = [], set(_index(nodes))
+    known_ids = set(n.server_id for n in nodes.values())
+    for row in master.facts['registered_replicas']:
+        keys = _address_keys(row['host'], row['port'])
+        match = next((r for r in remaining if r.server_id == row['server_id']), None) or \
+            next((r for r in remaining if keys & r.address_keys()), None)
+        if match:
+            remaining.remove(match)
+        elif not keys & known and row['server_id'] not in known_ids:
+            # (a known server_id registered here has just moved to another master: the row is stale)
+            unmatched.append(row)
+    # A replica whose server_id changed since it connected is still registered under the old one.
+    running = [r for r in remaining if r.status and r.status['io_running_ok']]
+    return unmatched[len(running):]
+
+
+def _drop_unconfirmed(nodes, notes):
+    """Binlog dump clients that are not replicas of the server they were seen on are other tools."""
+    for name, node in list(nodes.items()):
+        if node.from_processlist and not (node.status and node.via in nodes and node.master == node.via):
+            notes.append('a binlog dump client at %s (on %s) is no replica reachable with these credentials'
+                         % (node.host, node.via))
+            del nodes[name]
+
+
+# -- the result --------------------------------------------------------------------------------
+Problem = collections.namedtuple('Problem', 'kind servers message')
+
+
+class Topology:
+    """Discovered nodes, their tree and their problems."""
+
+    def __init__(self, nodes, lag_threshold=60, notes=None):
+        self.nodes = nodes
+        self.lag_threshold = lag_threshold
+        self.notes = list(notes or [])
+        self.problems = []
+        self.elapsed = None
+
+    # -- shape ---------------------------------------------------------------------------------
+    def role(self, name):
+        node = self.nodes[name]
+        if not node.reachable:
+            return 'unknown'
+        if node.status:
+            return 'relay' if node.replicas else 'replica'
+        return 'master' if node.replicas else 'standalone'
+
+    def replicas_of(self, name):
+        return list(self.nodes[name].replicas)
+
+    def descendants(self, name):
+        out, todo = [], list(self.nodes[name].replicas)
+        while todo:
+            child = todo.pop(0)
+            if child not in out and child != name:
+                out.append(child)
+                todo.extend(self.nodes[child].replicas)
+        return out
+
+    def roots(self):
+        return [n.name for n in self.nodes.values() if n.master not in self.nodes]
+
+    def order(self):
+        """(depth, name) in tree order; the members of a replication cycle are listed once."""
+        out, visited = [], set()
+
+        def walk(name, depth):
+            visited.add(name)
+            out.append((depth, name))
+            for child in self.nodes[name].replicas:
+                if child not in visited:
+                    walk(child, depth + 1)
+
+        for name in self.roots() + list(self.nodes):
+            if name not in visited:
+                walk(name, 0)
+        return out
+
+    # -- checks --------------------------------------------------------------------------------
+    def check(self, workers=32):
+        """Find the problems (sets ``self.problems`` and each node's ``problems``)."""
+        self._confirm_errant(workers)
+        found = []
+        found += self._identity_problems()
+        for node in self.nodes.values():
+            found += self._node_problems(node)
+        writable_masters = [n.name for n in self.nodes.values()
+                            if n.reachable and not n.status and not n.facts['read_only']
+                            and (n.replicas or n.declared_role == 'master')]
+        if len(writable_masters) > 1:
+            found.append(Problem('multiple_writable_masters', writable_masters,
+                                 'more than one writable master: %s' % ', '.join(writable_masters)))
+        self.problems = found
+        for problem in found:
+            for name in problem.servers:
+                if problem.kind not in self.nodes[name].problems:
+                    self.nodes[name].problems.append(problem.kind)
+        return found
+
+    def _identity_problems(self):
+        found = []
+        for key, kind in (('server_id', 'duplicate_server_id'), ('server_uuid', 'duplicate_server_uuid')):
+            groups = collections.OrderedDict()
+            for node in self.nodes.values():
+                if node.reachable and node.facts[key] is not None:
+                    groups.setdefault(node.facts[key], []).append(node.name)
+            for value, names in groups.items():
+                if len(names) > 1:
+                    found.append(Problem(kind, names, '%s share %s %s' % (', '.join(names), key, value)))
+        return found
+
+    def _node_problems(self, node):
+        name = node.name
+        if not node.in_inventory:
+            where = 'found as %s' % node.found_by
+            yield Problem('not_in_inventory', [name], '%s is not in the inventory (%s)' % (name, where))
+        if not node.reachable:
+            if node.queried or node.in_inventory:
+                yield Problem('unreachable', [name], node.error or '%s was not queried' % name)
+            return
+        status = node.status
+        if node.declared_master and node.declared_master != node.master:
+            actual = 'replicates from %s' % (node.master or '%s:%s' % node.master_address) if status else 'is no replica'
+            yield Problem('drift', [name], 'the inventory declares %s a replica of %s, but it %s'
+                          % (name, node.declared_master, actual))
+        elif node.declared_role == 'master' and status:
+            yield Problem('drift', [name], 'the inventory declares %s the master, but it replicates from %s'
+                          % (name, node.master or '%s:%s' % node.master_address))
+        if not status:
+            return
+        if not node.facts['read_only']:
+            yield Problem('writable_replica', [name], '%s is a replica and read_only is OFF' % name)
+        for thread in ('io', 'sql'):
+            if status['last_%s_errno' % thread]:
+                yield Problem('replication_broken', [name], '%s: %s thread error %s: %s' % (
+                    name, thread.upper(), status['last_%s_errno' % thread], status['last_%s_error' % thread]))
+            elif not status['%s_running_ok' % thread]:
+                yield Problem('replication_stopped', [name], '%s: %s thread is %s' % (
+                    name, thread.upper(), status['%s_running' % thread]))
+        lag = status['seconds_behind']
+        if lag is not None and lag > self.lag_threshold:
+            yield Problem('lag', [name], '%s is %ss behind its master (threshold %ss)' % (name, lag, self.lag_threshold))
+        if node.gtid_errant:
+            yield Problem('errant_transactions', [name], '%s has transactions its master %s lacks: %s'
+                          % (name, node.master, node.gtid_errant))
+        if node.replicas and not (node.facts['log_bin'] and node.facts['log_slave_updates']):
+            yield Problem('relay_without_log_slave_updates', [name],
+                          '%s has replicas but does not write what it replicates to its binary log' % name)
+
+    def _errant(self, node, master_gtid=None):
+        master = self.nodes.get(node.master)
+        if not (node.reachable and master is not None and master.reachable and node.status):
+            return ''
+        try:
+            mine = node.gtid()
+            theirs = master.gtid() if master_gtid is None else parse_gtid(master_gtid, master.facts['flavor'])
+        except ValueError:
+            return ''
+        extra = [str(errant(mine, theirs))] if errant(mine, theirs) else []
+        conflicts = getattr(mine, 'conflicts', lambda other: [])(theirs)
+        extra += ['diverged in domain %s' % d for d in conflicts]
+        return ', '.join(extra)
+
+    def _confirm_errant(self, workers):
+        """Masters were read at the same time as their replicas: a replica may look ahead of a master
+        that has since written more. Read the suspects' masters again before calling it errant."""
+        suspects = [n for n in self.nodes.values() if self._errant(n)]
+        masters = dict((n.master, self.nodes[n.master]) for n in suspects)
+        fresh = {}
+
+        def reread(master):
+            try:
+                with master.server() as server:
+                    return master.name, ''.join(str(server.value(dialect.sql(server.flavor, 'gtid_current_pos'))).split())
+            except ServerError:
+                return master.name, None
+
+        if masters:
+            with ThreadPoolExecutor(max_workers=max(1, min(workers, len(masters)))) as pool:
+                fresh = dict(pool.map(reread, masters.values()))
+        for node in suspects:
+            node.gtid_errant = self._errant(node, fresh.get(node.master)) if fresh.get(node.master) is not None \
+                else self._errant(node)
+
+    # -- pictures ------------------------------------------------------------------------------
+    def summary(self, name):
+        """One line of state for a server."""
+        node = self.nodes[name]
+        parts = ['%s (%s)' % (name, node.address or 'address unknown')]
+        f = node.facts
+        if not node.reachable:
+            parts.append('UNREACHABLE' if node.queried else 'not queried')
+            if node.server_id is not None:
+                parts.append('id=%s' % node.server_id)
+        else:
+            parts += [self.role(name), 'ro' if f['read_only'] else 'rw', 'id=%s' % f['server_id']]
+        status = node.status
+        if status:
+            parts += ['io=%s' % status['io_running'], 'sql=%s' % status['sql_running'],
+                      'lag=%s' % ('-' if status['seconds_behind'] is None else '%ss' % status['seconds_behind'])]
+        if f:
+            parts += ['gtid=%s' % (f['gtid_current_pos'] or '-'), '%s %s' % (f['flavor'], f['version'])]
+        if not node.in_inventory:
+            parts.append('(not in inventory)')
+        if node.problems:
+            parts.append('!! ' + ', '.join(node.problems))
+        return ' '.join(parts)
+
+    def ascii_lines(self):
+        order = self.order()
+        lines = []
+        for i, (depth, name) in enumerate(order):
+            if depth == 0:
+                lines.append(self.summary(name))
+                continue
+            prefix = ''
+            for level in range(1, depth):
+                prefix += '|   ' if self._more_at(order, i, level) else '    '
+            prefix += '+-- ' if self._more_at(order, i, depth) else '`-- '
+            lines.append(prefix + self.summary(name))
+        return lines
+
+    @staticmethod
+    def _more_at(order, i, level):
+        """Whether another node at ``level`` follows entry i before the tree climbs above it."""
+        for depth, _name in order[i + 1:]:
+            if depth < level:
+                return False
+            if depth == level:
+                return True
+        return False
+
+    def _edge_label(self, node):
+        status = node.status
+        if not status:
+            return 'registered'
+        if status['last_io_errno'] or status['last_sql_errno']:
+            return 'broken'
+        if not (status['io_running_ok'] and status['sql_running_ok']):
+            return 'stopped'
+        return 'lag %ss' % ('?' if status['seconds_behind'] is None else status['seconds_behind'])
+
+    def _label_lines(self, name):
+        node = self.nodes[name]
+        lines = [name, node.address or 'address unknown']
+        if node.reachable:
+            lines.append('%s %s id %s' % (self.role(name), 'ro' if node.facts['read_only'] else 'rw', node.facts['server_id']))
+        else:
+            lines.append('unreachable')
+        if node.problems:
+            lines.append(', '.join(node.problems))
+        return lines
+
+    def _edges(self):
+        return [(n.master, n.name, self._edge_label(n)) for n in self.nodes.values() if n.master in self.nodes]
+
+    def dot(self):
+        out = ['digraph replication {', '  rankdir=TB;', '  node [shape=box, fontname="monospace"];']
+        for name, node in self.nodes.items():
+            style = ', color=red' if node.problems else ''
+            out.append('  "%s" [label="%s"%s];' % (_dot(name), '\\n'.join(_dot(t) for t in self._label_lines(name)), style))
+        for master, replica, label in self._edges():
+            out.append('  "%s" -> "%s" [label="%s"];' % (_dot(master), _dot(replica), _dot(label)))
+        out.append('}')
+        return '\n'.join(out)
+
+    def mermaid(self):
+        ids = dict((name, 's%d' % i) for i, name in enumerate(self.nodes))
+        out = ['graph TD']
+        for name in self.nodes:
+            out.append('  %s["%s"]' % (ids[name], '<br/>'.join(_mermaid(t) for t in self._label_lines(name))))
+        for master, replica, label in self._edges():
+            out.append('  %s -->|%s| %s' % (ids[master], _mermaid(label), ids[replica]))
+        bad = [ids[n] for n, node in self.nodes.items() if node.problems]
+        if bad:
+            out.append('  classDef problem stroke:#d00,stroke-width:2px')
+            out.append('  class %s problem' % ','.join(bad))
+        return '\n'.join(out)
+
+    # -- as data -------------------------------------------------------------------------------
+    def server_dict(self, name):
+        node = self.nodes[name]
+        f = node.facts or {}
+        status = node.status or {}
+        return dict(
+            name=name, address=node.address, host=node.host, port=node.port, in_inventory=node.in_inventory,
+            found_by=node.found_by, reachable=node.reachable, error=node.error, role=self.role(name),
+            master=node.master, master_address='%s:%s' % node.master_address if node.master_address else None,
+            replicas=list(node.replicas), declared_master=node.declared_master, declared_role=node.declared_role,
+            server_id=f.get('server_id'), server_uuid=f.get('server_uuid'), flavor=f.get('flavor'),
+            version=f.get('version'), read_only=f.get('read_only'), super_read_only=f.get('super_read_only'),
+            log_bin=f.get('log_bin'), log_slave_updates=f.get('log_slave_updates'),
+            gtid_executed=f.get('gtid_executed'), gtid_current_pos=f.get('gtid_current_pos'),
+            io_running=status.get('io_running'), sql_running=status.get('sql_running'),
+            seconds_behind=status.get('seconds_behind'), last_io_error=status.get('last_io_error') or None,
+            last_sql_error=status.get('last_sql_error') or None,
+            using_gtid=status.get('using_gtid') if status.get('auto_position') is None else status.get('auto_position'),
+            errant=node.gtid_errant or None, problems=list(node.problems))
+
+    def result(self):
+        """Everything, as plain data for a module's result."""
+        lines = self.ascii_lines()
+        return dict(
+            servers=collections.OrderedDict((name, self.server_dict(name)) for _depth, name in self.order()),
+            roots=self.roots(), problems=[p._asdict() for p in self.problems], ok=not self.problems,
+            tree='\n'.join(lines), tree_lines=lines, dot=self.dot(), mermaid=self.mermaid(), notes=self.notes,
+            elapsed=round(self.elapsed or 0, 4))
+
+
+def _dot(text):
+    return str(text).replace('\\', '\\\\').replace('"', '\\"')
+
+
+def _mermaid(text):
+    return str(text).replace('"', '#quot;').replace('|', '#124;')
