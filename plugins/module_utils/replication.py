@@ -145,6 +145,10 @@ def change_master_plan(status, options):
         elif key == 'master_log_pos':
             if int(value) != status['exec_master_log_pos']:
                 differ.append(key)
+    # Coordinates belong to one master's binlog: a new master needs them said again, even when the
+    # numbers happen to equal the old master's (log_slave_updates binlogs often do).
+    if any(k in differ for k in ('master_host', 'master_port')):
+        differ.extend(k for k in ('master_log_file', 'master_log_pos') if k in wanted and k not in differ)
     # The password cannot be read back: apply it with any other change, or when the IO thread
     # reports that the master refused it.
     if 'master_password' in wanted and (differ or status.get('last_io_errno') in (1045, 2061)):

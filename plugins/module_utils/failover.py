@@ -1,0 +1,293 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unplanned failover: the master is gone; promote the replica that has the most of its transactions.
+
+1. The old master, if it can still be reached, must be read-only (else: split brain, refused unless
+   forced); it is fenced (read_only, client sessions killed) and never made writable again.
+2. Every replica stops its IO thread and applies what its relay log holds.
+3. Election (GTID required): never a replica marked ``excluded``; the ``preferred`` ones first; among
+   them the most advanced (GTID transactions, then executed coordinates).
+4. If another replica has transactions the candidate lacks, the candidate first replicates from it
+   until it has them (catch-up).
+5. The candidate is promoted (replication reset, writable) and every other replica follows it.
+"""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import time
+
+from ansible_collections.replicant.mysql.plugins.module_utils import replication
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
+from ansible_collections.replicant.mysql.plugins.module_utils.switchover import (
+    Journal, PromotionError, connect_all, describe, kill_clients, point_at, replica_facts, run_parallel,
+    thread_problem, validate_force, verify_replicating)
+
+FAILOVER_CHECKS = (
+    'split_brain',          # the old master, if reachable, does not accept writes
+    'reachable',            # every replica answers (unreachable ones are left behind when forced)
+    'replication_running',  # no replica's SQL thread stopped with an error (broken ones are left behind when forced)
+    'gtid',                 # every replica replicates with GTIDs (required to elect and repoint)
+    'candidate_eligible',   # a candidate exists and is not marked excluded
+    'candidate_binlog',     # the candidate writes a binlog with the replicated transactions in it
+    'diverged',             # no two replicas have different transactions under the same GTID (MariaDB)
+)
+DEFAULTS = dict(force=(), relay_log_timeout=60, stall_timeout=2, catch_up_timeout=60, verify_timeout=10,
+                master_connect_timeout=3)
+
+
+def predicted_set(node):
+    """What the replica will have executed once its relay log is applied: executed + retrieved GTIDs."""
+    facts = node.facts
+    retrieved = (facts.get('status') or {}).get('gtid_io_pos') or ''
+    return facts['gtid'].union(parse_gtid(retrieved, facts['flavor'].name))
+
+
+def _position(status, read=False):
+    file_key, pos_key = ('master_log_file', 'read_master_log_pos') if read else ('relay_master_log_file',
+                                                                                 'exec_master_log_pos')
+    if not status or not status.get(file_key):
+        return (-1, -1)
+    pos = Position(status[file_key], status[pos_key] or 0)
+    return pos.index, pos.pos
+
+
+def elect(pool, sets, read=False):
+    """The candidate among ``pool``: never excluded, preferred first, then the most transactions and coordinates."""
+    eligible = [n for n in pool if n.promotion != 'excluded' and n.facts['log_bin'] and n.facts['log_replica_updates']]
+    preferred = [n for n in eligible if n.promotion == 'preferred']
+    choices = preferred or eligible
+    if not choices:
+        return None
+    order = {n.name: i for i, n in enumerate(pool)}
+    return max(choices, key=lambda n: (sets[n.name].count(), _position(n.facts['status'], read), -order[n.name]))
+
+
+def relay_applied(status):
+    return (status['master_log_file'], status['read_master_log_pos']) == (status['relay_master_log_file'],
+                                                                          status['exec_master_log_pos'])
+
+
+def apply_relay_logs(nodes, journal, timeout, stall_timeout):
+    """Stop the IO threads and wait until each SQL thread has executed its relay log; returns {name: note}."""
+    for node in nodes:
+        replication.stop_replication(node.server, thread='io')
+        replication.start_replication(node.server, thread='sql')
+    notes = {}
+    pending = {n.name: (n, None, time.time()) for n in nodes}
+    deadline = time.time() + timeout
+    while pending:
+        for name, (node, last, since) in list(pending.items()):
+            status = replication.replica_status(node.server)
+            if status['last_sql_errno']:
+                raise PromotionError('%s: the SQL thread stopped while applying its relay log: %s'
+                                     % (name, thread_problem(status)))
+            now = (status['relay_master_log_file'], status['exec_master_log_pos'])
+            if relay_applied(status):
+                del pending[name]
+                journal.step(name, "relay log applied%s" % (" (up to %s:%s)" % now if now[0] else ""))
+            elif now != last:
+                pending[name] = (node, now, time.time())
+            elif time.time() - since > stall_timeout:
+                del pending[name]
+                notes[name] = ('stopped at %s:%s short of %s:%s (an incomplete transaction in its relay log)'
+                               % (now + (status['master_log_file'], status['read_master_log_pos'])))
+                journal.step(name, notes[name])
+        if pending and time.time() > deadline:
+            raise PromotionError('%s did not apply their relay logs within %s s' % (', '.join(sorted(pending)), timeout))
+        if pending:
+            time.sleep(0.01)
+    return notes
+
+
+def catch_up(candidate, donors, sets, journal, timeout):
+    """Replicate ``candidate`` from each donor that has transactions it lacks, until it has them."""
+    flavor = candidate.facts['flavor']
+    for donor in sorted(donors, key=lambda n: sets[n.name].count(), reverse=True):
+        missing = sets[donor.name].difference(sets[candidate.name])
+        if not missing:
+            continue
+        if not (donor.facts['log_bin'] and donor.facts['log_replica_updates']):
+            raise PromotionError('%s lacks %s, which only %s has, and %s has no binlog with them (log_slave_updates '
+                                 'off): cannot catch up' % (candidate.name, missing, donor.name, donor.name))
+        journal.step(candidate.name, 'catching up from %s (missing %s)' % (donor.name, missing))
+        point_at(candidate.server, donor.follow(flavor, gtid=True))
+        replication.wait_for_pos(candidate.server, gtid=str(sets[donor.name]), timeout=timeout)
+        replication.stop_replication(candidate.server)
+        sets[candidate.name] = sets[candidate.name].union(sets[donor.name])
+        journal.step(candidate.name, 'caught up from %s' % donor.name)
+
+
+def promote(node, journal):
+    node.server.run('stop_replica')
+    node.server.run('reset_replica', all=True)
+    replication.set_read_only(node.server, False)
+    journal.step(node.name, 'promoted: replication reset, writable')
+
+
+def failover(nodes, master, candidate=None, check_mode=False, **options):
+    """Promote a replica after ``master`` (a name among ``nodes``) failed; ``candidate`` forces the choice.
+
+    Options (see DEFAULTS): force (check names to skip), relay_log_timeout, stall_timeout,
+    catch_up_timeout, verify_timeout, master_connect_timeout (seconds).
+    Returns the result dict; raises PromotionError (with ``.result``) on refusal or failure.
+    """
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise TypeError('failover() got unknown options %s' % ', '.join(unknown))
+    o = dict(DEFAULTS, **options)
+    force = validate_force(o['force'], FAILOVER_CHECKS)
+    by_name = {n.name: n for n in nodes}
+    for name in [master] + ([candidate] if candidate else []):
+        if name not in by_name:
+            raise ValueError('%s is not one of the servers given (%s)' % (name, ', '.join(by_name)))
+    old = by_name[master]
+    old.server.connect_timeout = o['master_connect_timeout']
+    journal = Journal()
+    result = dict(changed=False, old_master=master, new_master=None, checks=journal.checks, steps=journal.steps)
+    try:
+        return _failover(nodes, old, candidate, check_mode, o, force, journal, result)
+    except PromotionError as exc:
+        exc.result = dict(result, **exc.result)
+        raise
+    except ServerError as exc:
+        if 'promoted_ms' in result:
+            state = '%s was promoted and is writable' % result['new_master']
+        elif result['changed']:
+            state = ('no replica was promoted; %s is fenced if it was reachable, the replicas\' IO threads are stopped: '
+                     'fix the cause and run the failover again' % master)
+        else:
+            state = 'nothing was changed'
+        raise PromotionError('failover failed: %s; %s' % (exc, state), result)
+    finally:
+        for node in nodes:
+            node.server.close()
+
+
+def _failover(nodes, old, candidate, check_mode, o, force, journal, result):
+    master = old.name
+    connect_all(nodes, journal)
+    if old.error:
+        journal.check('split_brain', master, True, 'unreachable (%s)' % old.error, force)
+    else:
+        writable = not replication.read_only_state(old.server)['read_only']
+        journal.check('split_brain', master, not writable,
+                      'reachable and WRITABLE: it may still take writes (split brain)' if writable else
+                      'reachable but read-only; it will be fenced', force)
+    replicas = [n for n in nodes if n is not old]
+    for node in replicas:
+        journal.check('reachable', node.name, not node.error, node.error or 'reachable', force)
+    live = [n for n in replicas if not n.error]
+    for node in live:
+        replica_facts(node)
+    usable = []
+    for node in live:
+        status = node.facts['status']
+        ok = bool(status) and not status['last_sql_errno']
+        journal.check('replication_running', node.name, ok, 'SQL thread without error' if ok else
+                      thread_problem(status), force)
+        if ok:
+            usable.append(node)
+    for node in usable:
+        journal.check('gtid', node.name, node.facts['gtid_enabled'],
+                      'GTIDs enabled' if node.facts['gtid_enabled'] else 'no GTIDs: a failover needs them', force)
+    sets = {n.name: predicted_set(n) for n in usable}
+    chosen = _choose(usable, candidate, sets, journal, force, master, read=True)
+    _diverged(usable, sets, journal, force)
+    result['new_master'] = chosen.name if chosen else None
+    result['forced_checks'] = journal.forced()
+    refusals = journal.refusals()
+    if refusals or chosen is None:
+        raise PromotionError('failover refused, nothing was changed: %s' % describe(refusals), result)
+    others = [n for n in usable if n is not chosen]
+    left = [n.name for n in nodes if n is not old and n not in usable]
+    donors = [n for n in others if sets[n.name].difference(sets[chosen.name])]
+    result.update(plan=_plan(old, chosen, usable, donors), topology=dict(
+        master=chosen.name, replicas=[n.name for n in others], left_out=[master] + left,
+        unreachable=[n.name for n in nodes if n.error]))
+    if check_mode:
+        result.update(changed=True, msg='check mode: would promote %s in place of %s' % (chosen.name, master))
+        return result
+    result['changed'] = True
+    if not old.error:
+        replication.set_read_only(old.server, True)
+        killed = kill_clients(old.server, {old.server.connection_id})
+        journal.step(master, 'fenced: read_only on, %d client connection(s) killed' % len(killed))
+    result['relay_log_notes'] = apply_relay_logs(usable, journal, o['relay_log_timeout'], o['stall_timeout'])
+    for node in usable:
+        replica_facts(node)
+    sets = {n.name: n.facts['gtid'] for n in usable}
+    if not candidate:
+        chosen = elect(usable, sets)
+        others = [n for n in usable if n is not chosen]
+        result['new_master'] = chosen.name
+        result['topology']['master'] = chosen.name
+        result['topology']['replicas'] = [n.name for n in others]
+    journal.step(chosen.name, 'elected (%s)' % sets[chosen.name])
+    catch_up(chosen, others, sets, journal, o['catch_up_timeout'])
+    promote(chosen, journal)
+    result['promoted_ms'] = journal.ms()
+
+    def follow(node):
+        point_at(node.server, chosen.follow(node.facts['flavor'], gtid=True))
+        verify_replicating(node.server, o['verify_timeout'])
+        journal.step(node.name, 'replicates from %s' % chosen.name)
+    failures = {name: exc for name, exc in run_parallel(follow, others).items() if exc is not None}
+    result['total_ms'] = journal.ms()
+    if failures:
+        result['failed_repoints'] = {name: str(exc) for name, exc in failures.items()}
+        result['topology']['replicas'] = [n.name for n in others if n.name not in failures]
+        result['topology']['broken'] = sorted(failures)
+        raise PromotionError('%s is the new master, but these servers do not replicate from it: %s' % (
+            chosen.name, '; '.join('%s: %s' % kv for kv in sorted(result['failed_repoints'].items()))), result)
+    result['msg'] = '%s is the master now (writable %s ms after the start); %s replicate from it; %s %s' % (
+        chosen.name, result['promoted_ms'], ', '.join(n.name for n in others) or 'no servers', master,
+        'is fenced (read-only)' if not old.error else 'was unreachable')
+    return result
+
+
+def _choose(usable, candidate, sets, journal, force, master, read):
+    if candidate:
+        chosen = next((n for n in usable if n.name == candidate), None)
+        if chosen is None:
+            journal.check('candidate_eligible', candidate, False, 'not reachable or not replicating', force)
+            return None
+    else:
+        chosen = elect(usable, sets, read)
+        if chosen is None:
+            journal.check('candidate_eligible', master, False, 'no replica can be promoted (every one is excluded, '
+                          'unreachable, broken or without log_bin and log_slave_updates)', force)
+            return None
+    journal.check('candidate_eligible', chosen.name, chosen.promotion != 'excluded',
+                  'marked excluded from promotion' if chosen.promotion == 'excluded' else
+                  'elected (%s, %s)' % (chosen.promotion, sets[chosen.name]), force)
+    facts = chosen.facts
+    journal.check('candidate_binlog', chosen.name, facts['log_bin'] and facts['log_replica_updates'],
+                  'log_bin %s, log_slave_updates %s' % ('ON' if facts['log_bin'] else 'OFF',
+                                                        'ON' if facts['log_replica_updates'] else 'OFF'), force)
+    return chosen
+
+
+def _diverged(usable, sets, journal, force):
+    for i, node in enumerate(usable):
+        for other in usable[i + 1:]:
+            domains = getattr(sets[node.name], 'conflicts', lambda x: [])(sets[other.name])
+            if domains:
+                journal.check('diverged', node.name, False, 'its history differs from %s\'s in GTID domains %s'
+                              % (other.name, ', '.join(str(d) for d in domains)), force)
+
+
+def _plan(old, chosen, usable, donors):
+    steps = ['%s: if reachable, SET GLOBAL read_only = ON and kill client connections (fence; never made writable '
+             'again)' % old.name,
+             '%s: STOP SLAVE IO_THREAD, then wait until the SQL thread has applied the relay log'
+             % ', '.join(n.name for n in usable),
+             'elect the most advanced replica (preferred ones first, never excluded ones): %s' % chosen.name]
+    for donor in donors:
+        steps.append('%s: catch up from %s, which has transactions it lacks' % (chosen.name, donor.name))
+    steps.append('%s: stop replication, RESET SLAVE ALL, SET GLOBAL read_only = OFF (the new master)' % chosen.name)
+    for node in usable:
+        if node is not chosen:
+            steps.append('%s: replicate from %s (%s:%s) by GTID, then check that it does'
+                         % (node.name, chosen.name, chosen.host, chosen.port))
+    return steps

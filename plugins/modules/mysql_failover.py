@@ -1,0 +1,244 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: mysql_failover
+short_description: Promote a replica after the MySQL/MariaDB master failed, losing nothing any replica received
+description:
+  - For a master that is down. In one module run that talks to every server of O(servers) itself.
+  - "Checks first, each refusal naming the server and the check: C(split_brain) (the old master, if it can be
+    reached, must be read-only), C(reachable) (every replica answers), C(replication_running) (no replica's SQL
+    thread stopped with an error), C(gtid) (every replica has GTIDs), C(candidate_eligible), C(candidate_binlog)
+    (log_bin and log_slave_updates on the candidate), C(diverged) (no two replicas have different transactions
+    under one GTID)."
+  - "Then: the old master, when reachable, is fenced (read_only, client sessions killed) and never made writable
+    again; every replica stops its IO thread and applies its relay log; the most advanced replica is elected (GTID
+    transactions, then executed coordinates; C(preferred) replicas first, C(excluded) ones never) unless
+    O(new_master) names one; if another replica has transactions the candidate lacks, the candidate replicates from
+    it until it has them; the candidate is promoted (replication reset, writable); every other replica replicates
+    from it by GTID and is checked to do so."
+  - The old master is left out of the new topology; bring it back by cloning it from the new master.
+version_added: 0.1.0
+author: replicant.mysql developers (@replicant-mysql)
+extends_documentation_fragment:
+  - replicant.mysql.connection
+options:
+  servers:
+    description:
+      - Every server of the installation, the failed master included. The module's own O(login_user),
+        O(login_password), ... and O(repl_user), O(repl_password) apply to the entries that leave them out.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Name of the server (its inventory name).
+        type: str
+        required: true
+      host:
+        description: Address other servers replicate from (C(replicant_host)).
+        type: str
+        required: true
+      port:
+        description: Port other servers replicate from (C(replicant_port)).
+        type: int
+        default: 3306
+      login_host:
+        description: Address the module connects to; unset uses O(servers[].login_unix_socket).
+        type: str
+      login_port:
+        description: Port the module connects to.
+        type: int
+      login_user:
+        description: Administrative account.
+        type: str
+      login_password:
+        description: Password of O(servers[].login_user).
+        type: str
+      login_unix_socket:
+        description: Socket of a server on the host the module runs on.
+        type: str
+      repl_user:
+        description: Replication account that replicas of this server use.
+        type: str
+      repl_password:
+        description: Password of O(servers[].repl_user).
+        type: str
+      promotion:
+        description: C(preferred) servers are elected first; C(excluded) ones are never promoted.
+        type: str
+        choices: [preferred, neutral, excluded]
+        default: neutral
+  master:
+    description: Name (in O(servers)) of the failed master.
+    type: str
+    required: true
+  new_master:
+    description: Name of the replica to promote; unset elects one.
+    type: str
+  repl_user:
+    description: Replication account, for the servers that do not name their own.
+    type: str
+  repl_password:
+    description: Password of O(repl_user).
+    type: str
+  force:
+    description:
+      - Checks to skip by name (see the description). Skipped failures are reported as warnings and in
+        RV(forced_checks). Forcing C(split_brain) fences a master that still accepts writes and goes on;
+        forcing C(reachable) or C(replication_running) leaves those replicas behind.
+    type: list
+    elements: str
+    default: []
+    choices: [split_brain, reachable, replication_running, gtid, candidate_eligible, candidate_binlog, diverged]
+  master_connect_timeout:
+    description: Seconds to try to reach the old master.
+    type: int
+    default: 3
+  relay_log_timeout:
+    description: Seconds the replicas may take to apply their relay logs.
+    type: float
+    default: 60
+  stall_timeout:
+    description:
+      - Seconds a replica's SQL thread may make no progress before its relay log counts as applied as far as it
+        goes (an incomplete last transaction never completes once the master is gone).
+    type: float
+    default: 2
+  catch_up_timeout:
+    description: Seconds the candidate may take to fetch what another replica has and it lacks.
+    type: float
+    default: 60
+  verify_timeout:
+    description: Seconds each repointed replica may take until both replication threads run.
+    type: float
+    default: 10
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Connects, runs the checks and reports the plan, electing on what each replica has executed or received;
+        changes nothing.
+notes:
+  - Needs GTID replication.
+seealso:
+  - module: replicant.mysql.mysql_switchover
+'''
+
+EXAMPLES = r'''
+- name: db1 is gone; promote the best replica
+  replicant.mysql.mysql_failover:
+    login_user: admin
+    login_password: "{{ admin_password }}"
+    repl_user: repl
+    repl_password: "{{ repl_password }}"
+    master: db1
+    servers:
+      - {name: db1, host: 10.0.0.11, login_host: 10.0.0.11}
+      - {name: db2, host: 10.0.0.12, login_host: 10.0.0.12, promotion: preferred}
+      - {name: db3, host: 10.0.0.13, login_host: 10.0.0.13}
+  register: failover
+'''
+
+RETURN = r'''
+old_master:
+  description: The failed master.
+  returned: always
+  type: str
+  sample: db1
+new_master:
+  description: The promoted (in check mode and on refusal, the chosen) replica.
+  returned: always
+  type: str
+  sample: db2
+checks:
+  description: Every check with its server, outcome and message; C(forced) when a failure was skipped with O(force).
+  returned: always
+  type: list
+  elements: dict
+forced_checks:
+  description: The failed checks that O(force) skipped.
+  returned: when the checks ran
+  type: list
+  elements: dict
+plan:
+  description: The steps, in order.
+  returned: when the checks passed
+  type: list
+  elements: str
+topology:
+  description: The installation afterwards (planned one in check mode) - C(master), C(replicas), C(left_out), C(unreachable), C(broken).
+  returned: when the checks passed
+  type: dict
+  sample: {master: db2, replicas: [db3], left_out: [db1], unreachable: [db1]}
+relay_log_notes:
+  description: Replicas whose relay log ended in an incomplete transaction, and where they stopped.
+  returned: after a failover
+  type: dict
+promoted_ms:
+  description: Milliseconds from the start of the run until the new master was writable.
+  returned: after a failover
+  type: float
+total_ms:
+  description: Milliseconds for the whole run.
+  returned: after a failover
+  type: float
+steps:
+  description: What was done, with the time in ms since the start.
+  returned: always
+  type: list
+  elements: dict
+failed_repoints:
+  description: Replicas that could not be made to replicate from the new master, with the reason.
+  returned: on failure after the promotion
+  type: dict
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.replicant.mysql.plugins.module_utils.failover import FAILOVER_CHECKS, failover
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
+from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, ServerError
+from ansible_collections.replicant.mysql.plugins.module_utils.switchover import (
+    SERVER_OPTIONS, PromotionError, module_result, nodes_from_params)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            servers=dict(type='list', elements='dict', required=True, options=SERVER_OPTIONS),
+            master=dict(type='str', required=True),
+            new_master=dict(type='str'),
+            repl_user=dict(type='str'),
+            repl_password=dict(type='str', no_log=True),
+            force=dict(type='list', elements='str', default=[], choices=list(FAILOVER_CHECKS)),
+            master_connect_timeout=dict(type='int', default=3),
+            relay_log_timeout=dict(type='float', default=60),
+            stall_timeout=dict(type='float', default=2),
+            catch_up_timeout=dict(type='float', default=60),
+            verify_timeout=dict(type='float', default=10),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_PYMYSQL:
+        module.fail_json(msg=MISSING_PYMYSQL)
+    p = module.params
+    options = {k: p[k] for k in ('force', 'master_connect_timeout', 'relay_log_timeout', 'stall_timeout',
+                                 'catch_up_timeout', 'verify_timeout')}
+    try:
+        result = failover(nodes_from_params(p), p['master'], p['new_master'] or None, check_mode=module.check_mode,
+                          **options)
+    except PromotionError as exc:
+        module.fail_json(msg=str(exc), **module_result(exc.result))
+    except (ServerError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    for check in result.get('forced_checks') or []:
+        module.warn('check %s failed on %s and was skipped (force): %s' % (check['check'], check['host'], check['message']))
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,288 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: mysql_switchover
+short_description: Planned switchover of a MySQL/MariaDB master to one of its replicas, with no lost writes
+description:
+  - Moves the master role from O(master) to O(new_master) (or to an elected replica) in one module run that
+    talks to every server of O(servers) itself, over connections opened before anything changes, so that the
+    time no one can write is a matter of milliseconds rather than of Ansible tasks.
+  - "Prechecks first, each refusal naming the server and the check: C(reachable) (every server answers),
+    C(candidate_eligible) (not marked excluded), C(replica_of_master) and C(replication_running) (every replica
+    replicates from the master, both threads running), C(candidate_binlog) (log_bin and log_slave_updates on the
+    candidate), C(candidate_version) (same flavor, same or newer version), C(replication_filters) (the candidate
+    filters what the other replicas filter, its binlog filters are the master's), C(candidate_lag) (at most
+    O(max_lag) seconds behind), C(errant_transactions) (no replica has transactions the master lacks),
+    C(long_transactions) (no transaction on the master older than O(long_transaction) seconds)."
+  - "Then: the old master gets read_only (super_read_only on MySQL), its client sessions are killed, it is locked
+    with FLUSH TABLES WITH READ LOCK (bounded by O(lock_wait_timeout)) and its final GTID set and position are read;
+    the candidate executes up to them (bounded by O(wait_timeout); on timeout the old master is made writable again
+    and the task fails); the candidate stops and resets its replication and becomes writable; the old master is
+    unlocked (it stays read-only); every other replica and the old master replicate from the new master
+    (concurrently), and each is checked to replicate."
+  - The lock is released in every outcome. A failure before the candidate is writable leaves the old master the
+    only writable server; after that, the new master.
+version_added: 0.1.0
+author: replicant.mysql developers (@replicant-mysql)
+extends_documentation_fragment:
+  - replicant.mysql.connection
+options:
+  servers:
+    description:
+      - Every server of the installation, the master included. The module's own O(login_user), O(login_password),
+        O(login_unix_socket), ... and O(repl_user), O(repl_password) apply to the entries that leave them out.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Name of the server (its inventory name).
+        type: str
+        required: true
+      host:
+        description: Address other servers replicate from (C(replicant_host)).
+        type: str
+        required: true
+      port:
+        description: Port other servers replicate from (C(replicant_port)).
+        type: int
+        default: 3306
+      login_host:
+        description: Address the module connects to; unset uses O(servers[].login_unix_socket).
+        type: str
+      login_port:
+        description: Port the module connects to.
+        type: int
+      login_user:
+        description: Administrative account.
+        type: str
+      login_password:
+        description: Password of O(servers[].login_user).
+        type: str
+      login_unix_socket:
+        description: Socket of a server on the host the module runs on.
+        type: str
+      repl_user:
+        description: Replication account that replicas of this server use.
+        type: str
+      repl_password:
+        description: Password of O(servers[].repl_user).
+        type: str
+      promotion:
+        description: C(preferred) servers are elected first; C(excluded) ones are never promoted.
+        type: str
+        choices: [preferred, neutral, excluded]
+        default: neutral
+  master:
+    description: Name (in O(servers)) of the current master.
+    type: str
+    required: true
+  new_master:
+    description:
+      - Name of the replica to promote. Unset elects one among the replicas of O(master) that run and are not
+        excluded, the preferred ones first, then the most advanced.
+      - Equal to O(master), nothing is done (changed false).
+    type: str
+  repl_user:
+    description: Replication account, for the servers that do not name their own.
+    type: str
+  repl_password:
+    description: Password of O(repl_user).
+    type: str
+  force:
+    description: Checks to skip by name (see the description). Skipped failures are reported as warnings and in RV(forced_checks).
+    type: list
+    elements: str
+    default: []
+    choices: [reachable, candidate_eligible, replica_of_master, replication_running, candidate_binlog,
+              candidate_version, replication_filters, candidate_lag, errant_transactions, long_transactions]
+  max_lag:
+    description: Seconds the candidate may be behind the master.
+    type: int
+    default: 5
+  long_transaction:
+    description: Refuse when a transaction on the master has run longer than this many seconds; 0 turns the check off.
+    type: int
+    default: 10
+  lock_wait_timeout:
+    description: Seconds FLUSH TABLES WITH READ LOCK (and read_only) may wait for running statements.
+    type: int
+    default: 5
+  wait_timeout:
+    description: Seconds the candidate (and, without GTID, each replica) may take to execute the master's last transaction.
+    type: float
+    default: 10
+  verify_timeout:
+    description: Seconds each repointed server may take until both replication threads run.
+    type: float
+    default: 10
+  include_old_master:
+    description: Make the old master a replica of the new one; false leaves it read-only and not replicating.
+    type: bool
+    default: true
+  kill_connections:
+    description: Kill the old master's client sessions (not the replication threads) before and after the lock.
+    type: bool
+    default: true
+  gtid:
+    description:
+      - Repoint by GTID (C(MASTER_USE_GTID=slave_pos) on MariaDB, C(MASTER_AUTO_POSITION=1) on MySQL) or by the new
+        master's binlog coordinates read when it has caught up. Unset uses GTID when every server has it.
+    type: bool
+attributes:
+  check_mode:
+    support: full
+    description: Connects, runs the prechecks and reports the plan (RV(plan)); changes nothing.
+notes:
+  - Run it where every server can be reached (in a playbook, typically on the controller); the playbook
+    C(replicant.mysql.promote_master) builds O(servers) from the inventory.
+  - MariaDB has no super_read_only, so an account with SUPER could still write on the old master in the
+    milliseconds between the unlock and its repointing; the sessions are killed before and after the lock.
+seealso:
+  - module: replicant.mysql.mysql_failover
+'''
+
+EXAMPLES = r'''
+- name: Switch the master from db1 to db2
+  replicant.mysql.mysql_switchover:
+    login_user: admin
+    login_password: "{{ admin_password }}"
+    repl_user: repl
+    repl_password: "{{ repl_password }}"
+    master: db1
+    new_master: db2
+    servers:
+      - {name: db1, host: 10.0.0.11, login_host: 10.0.0.11}
+      - {name: db2, host: 10.0.0.12, login_host: 10.0.0.12}
+      - {name: db3, host: 10.0.0.13, login_host: 10.0.0.13, promotion: excluded}
+  register: switch
+
+- name: Only check and show the plan
+  replicant.mysql.mysql_switchover:
+    master: db1
+    servers: "{{ servers }}"
+  check_mode: true
+  register: plan
+'''
+
+RETURN = r'''
+old_master:
+  description: The master before.
+  returned: always
+  type: str
+  sample: db1
+new_master:
+  description: The promoted (or, in check mode and on refusal, the chosen) replica.
+  returned: always
+  type: str
+  sample: db2
+checks:
+  description: Every precheck with its server, outcome and message; C(forced) when a failure was skipped with O(force).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{check: candidate_lag, host: db2, ok: true, message: "0 s behind (limit 5 s)", forced: false}]
+forced_checks:
+  description: The failed checks that O(force) skipped.
+  returned: when the prechecks ran
+  type: list
+  elements: dict
+plan:
+  description: The steps, in order.
+  returned: when the prechecks passed
+  type: list
+  elements: str
+topology:
+  description: The installation afterwards (planned one in check mode) - C(master), C(replicas), C(left_out), C(unreachable), C(broken).
+  returned: when the prechecks passed
+  type: dict
+  sample: {master: db2, replicas: [db3, db1], left_out: [], unreachable: []}
+final_gtid:
+  description: The old master's executed GTID set under the lock (everything the new master has executed).
+  returned: after a switchover
+  type: str
+  sample: 0-1-4242
+final_position:
+  description: The old master's binlog position under the lock.
+  returned: after a switchover
+  type: str
+  sample: binlog.000003:78243
+outage_ms:
+  description: Milliseconds from read_only on the old master until the new master was writable.
+  returned: after a switchover
+  type: float
+  sample: 14.2
+repoint_ms:
+  description: Per repointed server, milliseconds until it was seen replicating.
+  returned: after a switchover
+  type: dict
+total_ms:
+  description: Milliseconds for the whole run, prechecks included.
+  returned: after a switchover
+  type: float
+steps:
+  description: What was done, with the time in ms since the start.
+  returned: always
+  type: list
+  elements: dict
+failed_repoints:
+  description: Servers that could not be made to replicate from the new master, with the reason.
+  returned: on failure after the promotion
+  type: dict
+gtid:
+  description: Whether the servers were repointed by GTID.
+  returned: when the prechecks passed
+  type: bool
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
+from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, ServerError
+from ansible_collections.replicant.mysql.plugins.module_utils.switchover import (
+    CHECKS, SERVER_OPTIONS, PromotionError, module_result, nodes_from_params, switchover)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(
+            servers=dict(type='list', elements='dict', required=True, options=SERVER_OPTIONS),
+            master=dict(type='str', required=True),
+            new_master=dict(type='str'),
+            repl_user=dict(type='str'),
+            repl_password=dict(type='str', no_log=True),
+            force=dict(type='list', elements='str', default=[], choices=list(CHECKS)),
+            max_lag=dict(type='int', default=5),
+            long_transaction=dict(type='int', default=10),
+            lock_wait_timeout=dict(type='int', default=5),
+            wait_timeout=dict(type='float', default=10),
+            verify_timeout=dict(type='float', default=10),
+            include_old_master=dict(type='bool', default=True),
+            kill_connections=dict(type='bool', default=True),
+            gtid=dict(type='bool'),
+        ),
+        supports_check_mode=True,
+    )
+    if not HAS_PYMYSQL:
+        module.fail_json(msg=MISSING_PYMYSQL)
+    p = module.params
+    options = {k: p[k] for k in ('force', 'max_lag', 'long_transaction', 'lock_wait_timeout', 'wait_timeout',
+                                 'verify_timeout', 'include_old_master', 'kill_connections', 'gtid')}
+    try:
+        result = switchover(nodes_from_params(p), p['master'], p['new_master'] or None, check_mode=module.check_mode,
+                            **options)
+    except PromotionError as exc:
+        module.fail_json(msg=str(exc), **module_result(exc.result))
+    except (ServerError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    for check in result.get('forced_checks') or []:
+        module.warn('check %s failed on %s and was skipped (force): %s' % (check['check'], check['host'], check['message']))
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,227 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""promote_master's decisions that need no server: election, checks bookkeeping, session filtering, options."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.replicant.mysql.plugins.module_utils import failover, switchover as sw
+from ansible_collections.replicant.mysql.plugins.module_utils.dialect import Flavor
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
+
+MARIADB = Flavor('mariadb', '10.11.19')
+MYSQL = Flavor('mysql', '8.0.36')
+
+
+def status(master_id=1, io='Yes', sql='Yes', lag=0, file='binlog.000002', exec_pos=500, read_pos=None,
+           io_pos='', sql_errno=0):
+    return dict(master_server_id=master_id, master_host='10.0.0.1', master_port=3306, io_running=io, sql_running=sql,
+                io_running_ok=io == 'Yes', sql_running_ok=sql == 'Yes', last_io_errno=0, last_io_error='',
+                last_sql_errno=sql_errno, last_sql_error='boom' if sql_errno else '', seconds_behind=lag,
+                relay_master_log_file=file, exec_master_log_pos=exec_pos, master_log_file=file,
+                read_master_log_pos=exec_pos if read_pos is None else read_pos, gtid_io_pos=io_pos)
+
+
+def node(name, gtid='', promotion=None, flavor=MARIADB, binlog=True, **st):
+    n = sw.Node(name, None, '10.0.0.%d' % (len(name) + 10), 3306, 'repl', 'pw', promotion)
+    n.facts = dict(flavor=flavor, gtid=parse_gtid(gtid, flavor.name), status=status(**st) if st is not None else None,
+                   log_bin=binlog, log_replica_updates=binlog, server_id=int(name[-1]))
+    return n
+
+
+def master_node():
+    m = node('db1')
+    m.facts['status'] = None
+    return m
+
+
+# -- switchover election -----------------------------------------------------------------------------
+def test_switchover_elects_the_most_advanced_running_replica():
+    replicas = [node('db2', '0-1-90', exec_pos=90), node('db3', '0-1-100', exec_pos=100), node('db4', '0-1-80')]
+    assert sw.elect_switchover(replicas, master_node()).name == 'db3'
+
+
+def test_switchover_election_prefers_preferred_and_never_takes_excluded_or_broken():
+    old = master_node()
+    replicas = [node('db2', '0-1-100', promotion='excluded'), node('db3', '0-1-90', promotion='preferred'),
+                node('db4', '0-1-95')]
+    assert sw.elect_switchover(replicas, old).name == 'db3'
+    replicas = [node('db2', '0-1-100', promotion='excluded'), node('db3', '0-1-99', sql='No'),
+                node('db4', '0-1-95', master_id=7)]
+    assert sw.elect_switchover(replicas, old) is None
+
+
+def test_switchover_election_ties_go_to_the_first_in_inventory_order():
+    replicas = [node('db2', '0-1-100'), node('db3', '0-1-100')]
+    assert sw.elect_switchover(replicas, master_node()).name == 'db2'
+
+
+def test_replicates_from_uses_the_server_id_then_the_address():
+    old = master_node()
+    old.host = '10.0.0.1'
+    assert sw.replicates_from(status(master_id=1), old)
+    assert not sw.replicates_from(status(master_id=9), old)
+    assert sw.replicates_from(status(master_id=0), old)  # IO thread never connected: compare addresses
+    assert not sw.replicates_from(None, old)
+
+
+# -- failover election ---------------------------------------------------------------------------------
+def test_failover_elects_on_what_replicas_will_have_after_their_relay_logs():
+    a = node('db2', '0-1-100', io_pos='0-1-100')
+    b = node('db3', '0-1-90', io_pos='0-1-105', read_pos=900)  # relay log holds 91..105
+    sets = {n.name: failover.predicted_set(n) for n in (a, b)}
+    assert str(sets['db3']) == '0-1-105'
+    assert failover.elect([a, b], sets, read=True).name == 'db3'
+
+
+def test_failover_prefers_preferred_never_excluded_and_needs_a_binlog():
+    nodes = [node('db2', '0-1-100', promotion='excluded'), node('db3', '0-1-50', promotion='preferred'),
+             node('db4', '0-1-99'), node('db5', '0-1-120', binlog=False)]
+    sets = {n.name: n.facts['gtid'] for n in nodes}
+    assert failover.elect(nodes, sets).name == 'db3'
+    nodes[1].promotion = 'neutral'
+    assert failover.elect(nodes, sets).name == 'db4'
+    assert failover.elect(nodes[:1], sets) is None
+
+
+def test_failover_breaks_gtid_ties_by_executed_coordinates():
+    nodes = [node('db2', '0-1-100', file='binlog.000002', exec_pos=700),
+             node('db3', '0-1-100', file='binlog.000003', exec_pos=4)]
+    sets = {n.name: n.facts['gtid'] for n in nodes}
+    assert failover.elect(nodes, sets).name == 'db3'
+
+
+def test_mysql_gtid_sets_elect_the_superset():
+    uuid = '3e11fa47-71ca-11e1-9e33-c80aa9429562'
+    nodes = [node('db2', uuid + ':1-100', flavor=MYSQL), node('db3', uuid + ':1-120', flavor=MYSQL)]
+    sets = {n.name: n.facts['gtid'] for n in nodes}
+    assert failover.elect(nodes, sets).name == 'db3'
+    assert str(sets['db3'].difference(sets['db2'])) == uuid + ':101-120'
+
+
+def test_relay_applied_compares_read_and_executed_coordinates():
+    assert failover.relay_applied(status(exec_pos=10, read_pos=10))
+    assert not failover.relay_applied(status(exec_pos=10, read_pos=20))
+
+
+def test_catch_up_refuses_a_donor_without_binlog(monkeypatch):
+    candidate = node('db2', '0-1-90')
+    donor = node('db3', '0-1-100', binlog=False)
+    sets = {'db2': candidate.facts['gtid'], 'db3': donor.facts['gtid']}
+    with pytest.raises(sw.PromotionError, match='cannot catch up'):
+        failover.catch_up(candidate, [donor], sets, sw.Journal(), 5)
+
+
+def test_catch_up_skips_donors_with_nothing_new(monkeypatch):
+    calls = []
+    monkeypatch.setattr(failover, 'point_at', lambda *a, **k: calls.append('change'))
+    candidate = node('db2', '0-1-100')
+    sets = {'db2': candidate.facts['gtid'], 'db3': parse_gtid('0-1-90', 'mariadb')}
+    failover.catch_up(candidate, [node('db3', '0-1-90')], sets, sw.Journal(), 5)
+    assert calls == []
+
+
+# -- checks bookkeeping -------------------------------------------------------------------------------
+def test_forced_checks_are_reported_not_silenced():
+    journal = sw.Journal()
+    journal.check('candidate_lag', 'db2', False, '30 s behind', force=('candidate_lag',))
+    journal.check('errant_transactions', 'db3', False, 'has 0-3-7', force=('candidate_lag',))
+    journal.check('reachable', 'db1', True, 'reachable')
+    assert [c['check'] for c in journal.forced()] == ['candidate_lag']
+    assert [c['check'] for c in journal.refusals()] == ['errant_transactions']
+    assert sw.describe(journal.refusals()) == 'db3: errant_transactions: has 0-3-7'
+
+
+def test_force_names_must_be_known():
+    assert sw.validate_force(['candidate_lag'], sw.CHECKS) == ('candidate_lag',)
+    with pytest.raises(ValueError, match='unknown checks lag'):
+        sw.validate_force(['lag'], sw.CHECKS)
+    with pytest.raises(ValueError, match='unknown checks'):
+        failover.failover([node('db1'), node('db2')], 'db1', force=['candidate_lag'])
+
+
+def test_errant_reports_extra_transactions_and_diverged_domains():
+    master = parse_gtid('0-1-100', 'mariadb')
+    assert sw._errant(parse_gtid('0-1-90', 'mariadb'), master) == ''
+    assert sw._errant(parse_gtid('0-2-101', 'mariadb'), master) == '0-2-101'
+    assert 'diverged GTID domains 0' in sw._errant(parse_gtid('0-3-100', 'mariadb'), master)
+
+
+def test_filters_are_normalised():
+    row = {'Replicate_Do_DB': 'b, a', 'Replicate_Ignore_DB': '', 'replicate_wild_do_table': b'x.%'}
+    assert sw._filters(row, sw.REPLICA_FILTERS) == {'Replicate_Do_DB': 'a,b', 'Replicate_Wild_Do_Table': 'x.%'}
+
+
+# -- sessions to kill --------------------------------------------------------------------------------
+class Processlist:
+    def __init__(self, rows, gone=()):
+        self.rows, self.gone, self.killed = rows, gone, []
+
+    def sql(self, statement, args=None):
+        if statement.startswith('KILL'):
+            pid = int(statement.split()[-1])
+            if pid in self.gone:
+                raise ServerError('Unknown thread id: %d' % pid)
+            self.killed.append(pid)
+            return []
+        return self.rows
+
+
+def test_kill_clients_spares_replication_system_and_own_sessions():
+    rows = [dict(id=1, user='repl', command='Binlog Dump'), dict(id=2, user='repl', command='Binlog Dump GTID'),
+            dict(id=3, user='system user', command='Slave_SQL'), dict(id=4, user='event_scheduler', command='Daemon'),
+            dict(id=5, user='admin', command='Query'), dict(id=6, user='app', command='Sleep'),
+            dict(id=7, user='app', command='Query'), dict(id=8, user='admin', command='Sleep')]
+    server = Processlist(rows, gone=(7,))
+    assert sw.kill_clients(server, {5}) == [6, 8]
+    assert server.killed == [6, 8]
+
+
+# -- nodes and options -------------------------------------------------------------------------------
+def test_node_from_spec_fills_in_defaults_and_follows_by_flavor():
+    n = sw.node_from_spec(dict(name='db2', host='10.0.0.2', port=None, login_host=None, login_user='root'),
+                          dict(login_user='admin', login_password='pw', repl_user='repl', repl_password='rpw'))
+    assert (n.name, n.host, n.port, n.server.user, n.server.password, n.promotion) == (
+        'db2', '10.0.0.2', 3306, 'root', 'pw', 'neutral')
+    assert n.follow(MARIADB) == dict(master_host='10.0.0.2', master_port=3306, master_user='repl',
+                                     master_password='rpw', master_use_gtid='slave_pos')
+    pos = sw.Position('binlog.000004', 120)
+    assert n.follow(MYSQL, gtid=False, position=pos)['master_log_pos'] == 120
+    assert n.follow(MYSQL, gtid=False, position=pos)['master_auto_position'] is False
+
+
+def test_node_needs_name_address_and_known_promotion():
+    with pytest.raises(ValueError, match='replication address'):
+        sw.node_from_spec(dict(name='db2'))
+    with pytest.raises(ValueError, match='promotion'):
+        sw.Node('db2', None, 'h', promotion='maybe')
+    with pytest.raises(ValueError, match='no replication account'):
+        sw.Node('db2', None, 'h').follow(MARIADB)
+
+
+def test_switchover_to_the_current_master_does_nothing():
+    nodes = [sw.node_from_spec(dict(name=n, host='127.0.0.1', login_host='192.0.2.1', connect_timeout=1))
+             for n in ('db1', 'db2')]
+    result = sw.switchover(nodes, 'db1', 'db1')
+    assert result['changed'] is False and result['topology']['master'] == 'db1'
+
+
+def test_switchover_rejects_unknown_servers_and_options():
+    nodes = [sw.node_from_spec(dict(name='db1', host='h'))]
+    with pytest.raises(ValueError, match='db9 is not one of the servers'):
+        sw.switchover(nodes, 'db1', 'db9')
+    with pytest.raises(TypeError, match='unknown options'):
+        sw.switchover(nodes, 'db1', 'db1', wait=3)
+
+
+def test_plan_names_every_step_in_order():
+    old, new, other = node('db1'), node('db2'), node('db3')
+    steps = sw.plan(old, new, [other, old], True, dict(sw.DEFAULTS))
+    assert steps[0].startswith('db1: SET GLOBAL read_only = ON; kill client connections')
+    assert steps[1].startswith('db2: wait until') and steps[2].startswith('db2: SET GLOBAL read_only = OFF')
+    assert steps[3] == 'db1: UNLOCK TABLES (read_only stays on)'
+    assert steps[4].startswith('db3: replicate from db2') and 'former master' in steps[5]
+    steps = sw.plan(old, new, [other], False, dict(sw.DEFAULTS, kill_connections=False))
+    assert 'kill' not in steps[0] and steps[-1].startswith('db1: left out')
+    assert "binlog position" in steps[4]
