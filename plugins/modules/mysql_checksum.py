@@ -8,7 +8,7 @@ DOCUMENTATION = r'''
 module: mysql_checksum
 short_description: Compare the checksums of every table of two servers at the same GTID position
 description:
-  - Verifies a clone (or any replica: the server of the connection options) against its source (the other
+  - Verifies a clone (or any replica, the server of the connection options) against its source (the other
     server). Both are brought to one GTID position
     (replicas stop there with C(START SLAVE UNTIL); when O(other_is_master) the source is read-locked with
     C(FLUSH TABLES WITH READ LOCK) instead while its tables are checksummed), every user table gets a

@@ -9,7 +9,7 @@ module: mysql_replication_user
 short_description: Create or update the replication account with least privilege
 description:
   - Creates the account replicas connect with, granting only C(REPLICATION SLAVE) (and, with
-    O(monitoring), the privilege to read replication status: C(REPLICATION CLIENT) on MySQL,
+    O(monitoring), the privilege to read replication status - C(REPLICATION CLIENT) on MySQL,
     C(BINLOG MONITOR) and C(SLAVE MONITOR) on MariaDB 10.5 and later).
   - Idempotent from the server's state, password included (compared with the stored hash; on MySQL
     only C(mysql_native_password) hashes can be compared, other plugins get the password set again).

@@ -87,6 +87,11 @@ def test_each_method_while_the_master_takes_writes(lab, method):
         time.sleep(0.2)
     assert run.rc == 0, run.output[-3000:]
     assert 'lab4 cloned from lab' in run.output and 'tables identical at' in run.output
+    h = lab.hosts()['lab1']
+    for secret in (h['replicant_login_password'], h['replicant_repl_password']):
+        assert secret not in run.output  # never on a command line shown, nor in a task result
+    copy = run.result('replicant.mysql.clone_slave : Wait for the copy (progress lines in the progress file on the source host)')
+    assert copy['bytes'] > 0 and not any(h['replicant_login_password'] in c for c in copy['commands'])
     assert writer.count > 0 and not writer.errors, writer.errors[:3]
     rows = same_data_and_replicating(lab, 'lab4')
     assert rows >= writer.count

@@ -1,4 +1,5 @@
 """The thin replication modules, run through ansible-playbook against the lab's real servers."""
+import os
 import threading
 import time
 import uuid
@@ -209,3 +210,11 @@ def test_replication_password_with_quotes_works_end_to_end(lab):
         with lab.server('lab1') as m:
             m.sql("DROP USER 'repl_tricky'@'127.%'")
     assert arrives(lab, 'lab3', write_row(lab))
+
+
+def test_credentials_from_a_client_option_file(lab):
+    h = lab.hosts()['lab1']
+    client_cnf = os.path.join(os.path.dirname(h['replicant_defaults_file']), 'client.cnf')
+    res = lab.module('lab1', 'mysql_master_pos', login_user=None, login_password=None, login_unix_socket=None,
+                     config_file=client_cnf)
+    assert not res.get('failed') and res['server_id'] == 1, res
