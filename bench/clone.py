@@ -54,7 +54,7 @@ def load(lab, megabytes):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--mb', type=int, default=1000)
     parser.add_argument('--methods', default='physical,logical,cold,snapshot')
     args = parser.parse_args()

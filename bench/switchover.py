@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write outage of a switchover, three ways, on a 3-server lab of its own, while a client writes.
 
@@ -18,6 +17,7 @@ Medians go to stdout as a markdown table and into docs/benchmarks.md ("## Switch
 """
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import shutil
@@ -234,12 +234,12 @@ def measure(acked, window, new):
 
 
 def median(values):
-    values = [v for v in values if v == v]
+    values = [v for v in values if not math.isnan(v)]
     return statistics.median(values) if values else float('nan')
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--runs', type=int, default=5, help='back-and-forth runs per method (default 5)')
     parser.add_argument('--failover-runs', type=int, default=1, help='failovers (each on a fresh lab; default 1)')
     parser.add_argument('--no-docs', action='store_true', help='do not update docs/benchmarks.md')

@@ -163,7 +163,7 @@ def test_wrong_password_names_the_server(lab):
 
 def test_unreachable_port_names_host_and_port(lab):
     res = lab.module('lab1', 'mysql_master_pos', login_unix_socket=None, login_host='127.0.0.1', login_port=1,
-                        connect_timeout=2)
+                     connect_timeout=2)
     assert res.get('failed') and '127.0.0.1:1' in res['msg'] and '2003' in res['msg'], res
 
 

@@ -63,4 +63,3 @@ def test_bare_option_set_and_read():
 def test_dynamic_table():
     assert is_dynamic('server-id') and is_dynamic('read_only')
     assert not is_dynamic('log_bin') and not is_dynamic('some_unknown_option')
-

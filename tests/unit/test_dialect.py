@@ -140,8 +140,8 @@ CASES = [
     ('replication_privileges', {}, every(*['REPLICATION SLAVE'] * 10)),
     ('monitoring_privileges', {}, every(*['REPLICATION CLIENT'] * 7 + ['BINLOG MONITOR'] + ['BINLOG MONITOR, SLAVE MONITOR'] * 2)),
     ('sql_log_bin', dict(on=False), every(*['SET SESSION sql_log_bin = OFF'] * 10)),
-    ('set_gtid_slave_pos', dict(gtid='0-1-5'), every(*["SET GLOBAL gtid_purged = '0-1-5'"] * 6 +
-                                                    ["SET GLOBAL gtid_slave_pos = '0-1-5'"] * 4)),
+    ('set_gtid_slave_pos', dict(gtid='0-1-5'), every(
+        *["SET GLOBAL gtid_purged = '0-1-5'"] * 6 + ["SET GLOBAL gtid_slave_pos = '0-1-5'"] * 4)),
     ('start_replica_until_gtid', dict(gtid='0-1-5'), every(
         "START SLAVE SQL_THREAD UNTIL SQL_AFTER_GTIDS = '0-1-5'",
         *["START REPLICA SQL_THREAD UNTIL SQL_AFTER_GTIDS = '0-1-5'"] * 5 +
