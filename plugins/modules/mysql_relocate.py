@@ -27,46 +27,8 @@ version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
+  - replicant.mysql.servers.topology
 options:
-  servers:
-    description:
-      - The servers of the inventory, as for M(replicant.mysql.mysql_topology_info) (same suboptions).
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description: The server's inventory name.
-        type: str
-        required: true
-      host:
-        description: The address other servers replicate from (C(replicant_host)).
-        type: str
-      port:
-        description: Its port (C(replicant_port)).
-        type: int
-      master:
-        description: The master the inventory declares for it (C(replicant_master)).
-        type: str
-      role:
-        description: The inventory group it is in.
-        type: str
-        choices: [master, replica, spare]
-      login_host:
-        description: Address to connect to, when not O(servers[].host).
-        type: str
-      login_port:
-        description: Port to connect to with O(servers[].login_host).
-        type: int
-      login_unix_socket:
-        description: Socket to connect to (only for servers on the host the module runs on).
-        type: str
-      login_user:
-        description: Account to connect as; defaults to O(login_user).
-        type: str
-      login_password:
-        description: Password of O(servers[].login_user); defaults to O(login_password).
-        type: str
   replica:
     description: The replica to move (a name of the topology).
     type: str

@@ -30,53 +30,8 @@ version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
+  - replicant.mysql.servers.promotion
 options:
-  servers:
-    description:
-      - Every server of the installation, the master included. The module's own O(login_user), O(login_password),
-        O(login_unix_socket), ... and O(repl_user), O(repl_password) apply to the entries that leave them out.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description: Name of the server (its inventory name).
-        type: str
-        required: true
-      host:
-        description: Address other servers replicate from (C(replicant_host)).
-        type: str
-        required: true
-      port:
-        description: Port other servers replicate from (C(replicant_port)).
-        type: int
-        default: 3306
-      login_host:
-        description: Address the module connects to; unset uses O(servers[].login_unix_socket).
-        type: str
-      login_port:
-        description: Port the module connects to.
-        type: int
-      login_user:
-        description: Administrative account.
-        type: str
-      login_password:
-        description: Password of O(servers[].login_user).
-        type: str
-      login_unix_socket:
-        description: Socket of a server on the host the module runs on.
-        type: str
-      repl_user:
-        description: Replication account that replicas of this server use.
-        type: str
-      repl_password:
-        description: Password of O(servers[].repl_user).
-        type: str
-      promotion:
-        description: C(preferred) servers are elected first; C(excluded) ones are never promoted.
-        type: str
-        choices: [preferred, neutral, excluded]
-        default: neutral
   master:
     description: Name (in O(servers)) of the current master.
     type: str

@@ -28,51 +28,8 @@ version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
+  - replicant.mysql.servers.topology
 options:
-  servers:
-    description:
-      - The servers of the inventory. Each is reached at O(servers[].login_unix_socket), else at
-        O(servers[].login_host)/O(servers[].login_port), else at its replication address
-        O(servers[].host)/O(servers[].port).
-      - The module's own O(login_user), O(login_password), O(config_file), timeouts and TLS
-        options apply to every server that does not set its own; the module's O(login_host),
-        O(login_port) and O(login_unix_socket) are not used.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description: The server's inventory name.
-        type: str
-        required: true
-      host:
-        description: The address other servers replicate from (C(replicant_host)).
-        type: str
-      port:
-        description: Its port (C(replicant_port)). Defaults to O(servers[].login_port), else 3306.
-        type: int
-      master:
-        description: The inventory name of the master the inventory declares for it (C(replicant_master)).
-        type: str
-      role:
-        description: The inventory group it is in; C(master) declares it the (one writable) master.
-        type: str
-        choices: [master, replica, spare]
-      login_host:
-        description: Address to connect to, when not O(servers[].host).
-        type: str
-      login_port:
-        description: Port to connect to with O(servers[].login_host).
-        type: int
-      login_unix_socket:
-        description: Socket to connect to (only for servers on the host the module runs on).
-        type: str
-      login_user:
-        description: Account to connect as; defaults to O(login_user).
-        type: str
-      login_password:
-        description: Password of O(servers[].login_user); defaults to O(login_password).
-        type: str
   follow:
     description: Also query the servers found through the others (not only those of O(servers)).
     type: bool
