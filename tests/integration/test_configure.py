@@ -1,5 +1,6 @@
 """Configure standalone servers into the topology the inventory declares (setup_replication.yml)."""
 import copy
+import hashlib
 import os
 import signal
 import subprocess
@@ -29,15 +30,17 @@ def standalone():
         lab.down()
 
 
-def inventory(lab, **masters):
-    """A copy of the lab's inventory with replicant_master changed as given (host=master)."""
+def inventory(lab, drop=(), **changes):
+    """A copy of the lab's inventory with host vars changed as given (host={var: value}), ``drop`` removed."""
     with open(lab.inventory) as handle:
         inv = yaml.safe_load(handle)
     inv = copy.deepcopy(inv)
     for group in inv['all']['children']['mysql']['children'].values():
         for name, hv in ((group or {}).get('hosts') or {}).items():
-            if name in masters:
-                hv.update(masters[name])
+            if name in changes:
+                hv.update(changes[name])
+                for var in drop:
+                    hv.pop(var, None)
     fd, path = tempfile.mkstemp(prefix='replicant-inv-', suffix='.yml')
     with os.fdopen(fd, 'w') as handle:
         yaml.safe_dump(inv, handle)
@@ -110,6 +113,19 @@ def test_chain_master_relay_leaf(standalone):
         assert run.changed == [], run.changed
     finally:
         os.unlink(chain)
+
+
+def test_a_server_id_is_derived_when_the_inventory_gives_none(standalone):
+    derived = int(hashlib.md5(b'lab3').hexdigest()[:7], 16) + 1
+    no_id = inventory(standalone, drop=['replicant_server_id'], lab3={})
+    try:
+        run = run_playbook(PLAYBOOK, inventory=no_id)
+        assert run.rc == 0, run.output
+    finally:
+        os.unlink(no_id)
+    with standalone.server('lab3') as s:
+        assert s.value('SELECT @@server_id') == derived
+    arrives_everywhere(standalone, ['lab2', 'lab3'])
 
 
 def test_duplicate_server_id_fails_and_changes_nothing(standalone):
