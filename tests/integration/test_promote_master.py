@@ -11,6 +11,7 @@ import yaml
 from conftest import Lab, lab_vars, run_playbook
 
 from ansible_collections.replicant.mysql.plugins.module_utils import replication, switchover as sw
+from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import Instance
 from ansible_collections.replicant.mysql.plugins.module_utils.server import Server, ServerError
 
 NAMES = ['lab1', 'lab2', 'lab3', 'lab4']
@@ -306,6 +307,49 @@ def test_candidate_wait_timeout_leaves_the_old_master_writable_and_unlocked(lab,
         replication.start_replication(s)
     restore(lab)
     assert {3, 4} <= ids(lab, 'lab2')
+
+
+def test_candidate_dying_during_the_wait_leaves_one_writable_master_and_no_lock(lab, monkeypatch):
+    restore(lab)
+    with lab.server('lab2') as s:
+        s.run('stop_replica', thread='sql')
+    app_write(lab, 'lab1', 5)
+    monkeypatch.setattr(sw._Switch, 'presync', lambda self: None)
+    candidate = Instance(lab.hosts()['lab2']['replicant_defaults_file'])
+
+    def locked():
+        try:  # a new connection each time: the switchover kills the old master's client sessions
+            with lab.server('lab1') as master:
+                return master.value('SELECT @@read_only') == 1
+        except ServerError:
+            return True
+
+    def kill_candidate_once_the_master_is_locked():
+        deadline = time.time() + 20
+        while time.time() < deadline and not locked():
+            time.sleep(0.01)
+        killed.append(time.time())
+        os.kill(candidate.pid(), signal.SIGKILL)
+
+    killed = []
+
+    killer = threading.Thread(target=kill_candidate_once_the_master_is_locked)
+    killer.start()
+    started = time.time()
+    try:
+        with pytest.raises((sw.PromotionError, ServerError)) as failure:
+            sw.switchover(nodes(lab), 'lab1', 'lab2', wait_timeout=15, force=['candidate_lag', 'replication_running'])
+        assert time.time() - started < 12, 'the dead candidate was only noticed by the wait timeout'
+    finally:
+        killer.join(30)
+        candidate.start(timeout=60)
+    assert killed and time.time() - killed[0] < 30
+    assert 'lab1 is writable again' in str(failure.value), str(failure.value)
+    app_write(lab, 'lab1', 6)  # writable and not locked: the unprivileged account commits at once
+    state = snapshot(lab)
+    assert [n for n in NAMES if state[n]['read_only'] == 0] == ['lab1']
+    restore(lab)
+    assert {5, 6} <= ids(lab, 'lab2')
 
 
 def test_switchover_by_binlog_coordinates_without_gtid(lab):
