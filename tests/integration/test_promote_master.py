@@ -313,7 +313,7 @@ def test_candidate_dying_during_the_wait_leaves_one_writable_master_and_no_lock(
     restore(lab)
     with lab.server('lab2') as s:
         s.run('stop_replica', thread='sql')
-    app_write(lab, 'lab1', 5)
+    app_write(lab, 'lab1', 1005)
     monkeypatch.setattr(sw._Switch, 'presync', lambda self: None)
     candidate = Instance(lab.hosts()['lab2']['replicant_defaults_file'])
 
@@ -345,11 +345,11 @@ def test_candidate_dying_during_the_wait_leaves_one_writable_master_and_no_lock(
         candidate.start(timeout=60)
     assert killed and time.time() - killed[0] < 30
     assert 'lab1 is writable again' in str(failure.value), str(failure.value)
-    app_write(lab, 'lab1', 6)  # writable and not locked: the unprivileged account commits at once
+    app_write(lab, 'lab1', 1006)  # writable and not locked: the unprivileged account commits at once
     state = snapshot(lab)
     assert [n for n in NAMES if state[n]['read_only'] == 0] == ['lab1']
     restore(lab)
-    assert {5, 6} <= ids(lab, 'lab2')
+    assert {1005, 1006} <= ids(lab, 'lab2')
 
 
 def test_switchover_by_binlog_coordinates_without_gtid(lab):
