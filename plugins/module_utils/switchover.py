@@ -29,7 +29,7 @@ import time
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import errant, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
-from ansible_collections.replicant.mysql.plugins.module_utils.server import Server, ServerError
+from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, Server, ServerError
 
 # The prechecks, in the order they run; each may be skipped by name with ``force``.
 CHECKS = (
@@ -662,3 +662,35 @@ def nodes_from_params(params):
 def module_result(result):
     """A result dict safe to hand to exit_json / fail_json (no msg key, plain types)."""
     return {k: v for k, v in result.items() if k != 'msg'}
+
+
+def promotion_argument_spec(checks, **more):
+    """The options mysql_switchover and mysql_failover share (their ``force`` takes ``checks``), plus ``more``."""
+    spec = dict(
+        servers=dict(type='list', elements='dict', required=True, options=SERVER_OPTIONS),
+        master=dict(type='str', required=True),
+        new_master=dict(type='str'),
+        repl_user=dict(type='str'),
+        repl_password=dict(type='str', no_log=True),
+        force=dict(type='list', elements='str', default=[], choices=list(checks)),
+    )
+    spec.update(more)
+    return spec
+
+
+def run_promotion(module, procedure, option_names):
+    """Call ``procedure`` (switchover or failover) with the module's options, and report as both modules do."""
+    if not HAS_PYMYSQL:
+        module.fail_json(msg=MISSING_PYMYSQL)
+    p = module.params
+    options = {k: p[k] for k in ('force',) + tuple(option_names)}
+    try:
+        result = procedure(nodes_from_params(p), p['master'], p['new_master'] or None, check_mode=module.check_mode,
+                           **options)
+    except PromotionError as exc:
+        module.fail_json(msg=str(exc), **module_result(exc.result))
+    except (ServerError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    for check in result.get('forced_checks') or []:
+        module.warn('check %s failed on %s and was skipped (force): %s' % (check['check'], check['host'], check['message']))
+    module.exit_json(**result)

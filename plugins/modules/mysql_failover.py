@@ -156,43 +156,23 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils.failover import FAILOVER_CHECKS, failover
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
-from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, ServerError
-from ansible_collections.replicant.mysql.plugins.module_utils.switchover import (
-    SERVER_OPTIONS, PromotionError, module_result, nodes_from_params)
+from ansible_collections.replicant.mysql.plugins.module_utils.switchover import promotion_argument_spec, run_promotion
+
+
+# This module's own options, beside those it shares with the other promotion module.
+OPTIONS = dict(
+    master_connect_timeout=dict(type='int', default=3),
+    relay_log_timeout=dict(type='float', default=60),
+    stall_timeout=dict(type='float', default=2),
+    catch_up_timeout=dict(type='float', default=60),
+    verify_timeout=dict(type='float', default=10),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            servers=dict(type='list', elements='dict', required=True, options=SERVER_OPTIONS),
-            master=dict(type='str', required=True),
-            new_master=dict(type='str'),
-            repl_user=dict(type='str'),
-            repl_password=dict(type='str', no_log=True),
-            force=dict(type='list', elements='str', default=[], choices=list(FAILOVER_CHECKS)),
-            master_connect_timeout=dict(type='int', default=3),
-            relay_log_timeout=dict(type='float', default=60),
-            stall_timeout=dict(type='float', default=2),
-            catch_up_timeout=dict(type='float', default=60),
-            verify_timeout=dict(type='float', default=10),
-        ),
-        supports_check_mode=True,
-    )
-    if not HAS_PYMYSQL:
-        module.fail_json(msg=MISSING_PYMYSQL)
-    p = module.params
-    options = {k: p[k] for k in ('force', 'master_connect_timeout', 'relay_log_timeout', 'stall_timeout',
-                                 'catch_up_timeout', 'verify_timeout')}
-    try:
-        result = failover(nodes_from_params(p), p['master'], p['new_master'] or None, check_mode=module.check_mode,
-                          **options)
-    except PromotionError as exc:
-        module.fail_json(msg=str(exc), **module_result(exc.result))
-    except (ServerError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    for check in result.get('forced_checks') or []:
-        module.warn('check %s failed on %s and was skipped (force): %s' % (check['check'], check['host'], check['message']))
-    module.exit_json(**result)
+    module = AnsibleModule(argument_spec=argument_spec(**promotion_argument_spec(FAILOVER_CHECKS, **OPTIONS)),
+                           supports_check_mode=True)
+    run_promotion(module, failover, OPTIONS)
 
 
 if __name__ == '__main__':

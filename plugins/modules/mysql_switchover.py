@@ -197,46 +197,27 @@ gtid:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
-from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, ServerError
 from ansible_collections.replicant.mysql.plugins.module_utils.switchover import (
-    CHECKS, SERVER_OPTIONS, PromotionError, module_result, nodes_from_params, switchover)
+    CHECKS, promotion_argument_spec, run_promotion, switchover)
+
+
+# This module's own options, beside those it shares with the other promotion module.
+OPTIONS = dict(
+    max_lag=dict(type='int', default=5),
+    long_transaction=dict(type='int', default=10),
+    lock_wait_timeout=dict(type='int', default=5),
+    wait_timeout=dict(type='float', default=10),
+    verify_timeout=dict(type='float', default=10),
+    include_old_master=dict(type='bool', default=True),
+    kill_connections=dict(type='bool', default=True),
+    gtid=dict(type='bool'),
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(
-            servers=dict(type='list', elements='dict', required=True, options=SERVER_OPTIONS),
-            master=dict(type='str', required=True),
-            new_master=dict(type='str'),
-            repl_user=dict(type='str'),
-            repl_password=dict(type='str', no_log=True),
-            force=dict(type='list', elements='str', default=[], choices=list(CHECKS)),
-            max_lag=dict(type='int', default=5),
-            long_transaction=dict(type='int', default=10),
-            lock_wait_timeout=dict(type='int', default=5),
-            wait_timeout=dict(type='float', default=10),
-            verify_timeout=dict(type='float', default=10),
-            include_old_master=dict(type='bool', default=True),
-            kill_connections=dict(type='bool', default=True),
-            gtid=dict(type='bool'),
-        ),
-        supports_check_mode=True,
-    )
-    if not HAS_PYMYSQL:
-        module.fail_json(msg=MISSING_PYMYSQL)
-    p = module.params
-    options = {k: p[k] for k in ('force', 'max_lag', 'long_transaction', 'lock_wait_timeout', 'wait_timeout',
-                                 'verify_timeout', 'include_old_master', 'kill_connections', 'gtid')}
-    try:
-        result = switchover(nodes_from_params(p), p['master'], p['new_master'] or None, check_mode=module.check_mode,
-                            **options)
-    except PromotionError as exc:
-        module.fail_json(msg=str(exc), **module_result(exc.result))
-    except (ServerError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    for check in result.get('forced_checks') or []:
-        module.warn('check %s failed on %s and was skipped (force): %s' % (check['check'], check['host'], check['message']))
-    module.exit_json(**result)
+    module = AnsibleModule(argument_spec=argument_spec(**promotion_argument_spec(CHECKS, **OPTIONS)),
+                           supports_check_mode=True)
+    run_promotion(module, switchover, OPTIONS)
 
 
 if __name__ == '__main__':
