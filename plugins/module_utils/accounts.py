@@ -10,13 +10,13 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.replicant.mysql.plugins.module_utils.dialect import sql
+from ansible_collections.replicant.mysql.plugins.module_utils.dialect import check_account, sql
 
 
 def _granted(server, user, host):
     """Global privileges of an account, upper case, from SHOW GRANTS."""
     found = set()
-    for row in server.run('show_grants', user=user, host=host):
+    for row in server.sql(sql(server.flavor, 'show_grants', user=user, host=host, quote=server.quote)):
         text = list(row.values())[0]
         match = re.match(r'^GRANT (.+?) ON \*\.\* TO ', text)
         if match:
@@ -25,16 +25,31 @@ def _granted(server, user, host):
 
 
 def ensure_replication_user(server, user, host, password, monitoring=False, check_mode=False):
-    """Create or update the account; returns (changed, statements shown with the password masked)."""
+    """Create or update the account; returns (changed, statements shown with the password masked).
+
+    Every check comes before the first change: a bad name or an empty password raises ValueError
+    (naming the server) and nothing is run. Values are quoted for the session's own sql_mode.
+    """
+    try:
+        check_account(user, host)
+        if not isinstance(password, str) or not password:
+            raise ValueError('the replication account needs a non-empty password (an account without one '
+                             'lets anybody replicate the whole installation)')
+        if '\0' in password:
+            raise ValueError('the password must not contain a NUL character')
+    except ValueError as exc:
+        raise ValueError('%s: %s; nothing was changed' % (server, exc))
     flavor = server.flavor
+    quote = server.quote
     wanted = [p.strip() for p in sql(flavor, 'replication_privileges').split(',')]
     if monitoring:
         wanted += [p.strip() for p in sql(flavor, 'monitoring_privileges').split(',')]
     plan = []
-    exists = server.value(sql(flavor, 'user_exists', user=user, host=host))
+    exists = server.value(sql(flavor, 'user_exists', user=user, host=host, quote=quote))
     if not exists:
         plan.append('create_user')
-    elif not server.value(sql(flavor, 'password_matches', user=user, host=host, password=password)):
+    elif not server.value(sql(flavor, 'password_matches', user=user, host=host, password=password, quote=quote),
+                          secrets=[password]):
         plan.append('set_password')
     missing = [p for p in wanted if p.upper() not in (_granted(server, user, host) if exists else set())]
     if missing:
@@ -45,7 +60,7 @@ def ensure_replication_user(server, user, host, password, monitoring=False, chec
         server.sql(sql(flavor, 'sql_log_bin', on=False))
         try:
             for key in plan:
-                server.sql(sql(flavor, key, **_args_for(key, args)))
+                server.sql(sql(flavor, key, quote=quote, **_args_for(key, args)), secrets=[password])
         finally:
             server.sql(sql(flavor, 'sql_log_bin', on=True))
     return bool(plan), shown

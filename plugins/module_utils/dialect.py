@@ -86,13 +86,18 @@ def _version_tuple(version):
 _ESCAPES = {'\\': '\\\\', "'": "\\'", '"': '\\"', '\0': '\\0', '\n': '\\n', '\r': '\\r', '\x1a': '\\Z'}
 
 
-def quote_string(value):
-    """A single-quoted SQL string literal, escaped like mysql_real_escape_string.
+def quote_string(value, no_backslash_escapes=False):
+    """A single-quoted SQL string literal for a session with the given ``NO_BACKSLASH_ESCAPES`` mode.
 
-    Assumes the NO_BACKSLASH_ESCAPES sql_mode is off (the default).
+    Without that mode (the default, and what every connection of the collection sets, see
+    ``server.Server``) it escapes like mysql_real_escape_string; with it only the quote can be
+    escaped (doubled) and a backslash is an ordinary character. A literal made for the one mode is
+    wrong in the other: ``Server.quote()`` picks the mode the session really has.
     """
     if not isinstance(value, str):
         raise TypeError('quote_string needs a str, not %r' % (value,))
+    if no_backslash_escapes:
+        return "'%s'" % value.replace("'", "''")
     return "'%s'" % ''.join(_ESCAPES.get(char, char) for char in value)
 
 
@@ -101,6 +106,49 @@ def quote_identifier(name):
     if not isinstance(name, str) or not name or '\0' in name:
         raise ValueError('invalid SQL identifier: %r' % (name,))
     return '`%s`' % name.replace('`', '``')
+
+
+# Account names: what the servers accept (MariaDB 80 characters for the user, MySQL 32; hosts 255).
+MAX_USER_LENGTH = 80
+MAX_HOST_LENGTH = 255
+
+
+def check_account(user, host):
+    """Raise ValueError unless ``user``@``host`` can be an account name (any character but NUL)."""
+    for what, value, limit in (('user name', user, MAX_USER_LENGTH), ('host pattern', host, MAX_HOST_LENGTH)):
+        if not isinstance(value, str):
+            raise ValueError('the account %s must be a string, not %r' % (what, value))
+        if '\0' in value:
+            raise ValueError('the account %s must not contain a NUL character' % what)
+        if len(value) > limit:
+            raise ValueError('the account %s is %d characters long; the server allows at most %d'
+                             % (what, len(value), limit))
+    if not user:
+        raise ValueError('the account user name must not be empty (an empty name is the anonymous account)')
+    if not host:
+        raise ValueError("the account host pattern must not be empty (use '%' for any host)")
+
+
+# Where a statement carries a secret: the literal after these is masked in anything reported.
+_LITERAL = r"'(?:[^'\\]|\\.|'')*'"
+_SECRET_RE = re.compile(r"(?is)((?:\bIDENTIFIED\s+(?:VIA|WITH)\s+\w+\s+(?:USING|AS|BY)\s+(?:PASSWORD\s*\(\s*)?)"
+                        r"|(?:\bIDENTIFIED\s+BY\s+(?:PASSWORD\s+)?)"
+                        r"|(?:\b(?:MASTER|SOURCE)_PASSWORD\s*=\s*)"
+                        r"|(?:\bPASSWORD\s*\(\s*)"
+                        r"|(?:\bSET\s+PASSWORD\b[^=]*=\s*(?:PASSWORD\s*\(\s*)?))" + _LITERAL)
+_SENSITIVE_RE = re.compile(r'(?i)\b(IDENTIFIED|PASSWORD|MASTER_PASSWORD|SOURCE_PASSWORD)\b')
+
+
+def mask_statement(statement):
+    """``statement`` with every password literal shown as '********' (for messages and results)."""
+    if not isinstance(statement, str):
+        return statement
+    return _SECRET_RE.sub(lambda m: m.group(1) + MASKED_PASSWORD, statement)
+
+
+def is_sensitive(statement):
+    """Whether a statement may carry a secret (a password literal): its text must not be reported."""
+    return isinstance(statement, str) and bool(_SENSITIVE_RE.search(statement))
 
 
 def _number(value, what, minimum=0, kind=int):
@@ -136,11 +184,11 @@ USE_GTID_VALUES = ('no', 'current_pos', 'slave_pos')
 MASKED_PASSWORD = "'********'"
 
 
-def _option_value(name, kind, value, mask):
+def _option_value(name, kind, value, mask, quote=quote_string):
     if kind in ('str', 'password'):
         if not isinstance(value, str):
             raise ValueError('option %s must be a string, not %r' % (name, value))
-        return MASKED_PASSWORD if kind == 'password' and mask else quote_string(value)
+        return MASKED_PASSWORD if kind == 'password' and mask else quote(value)
     if kind == 'bool':
         if value not in (True, False):  # also accepts 0 and 1
             raise ValueError('option %s must be a boolean, not %r' % (name, value))
@@ -163,7 +211,8 @@ def _change_master_options(flavor, args, mask, prefix):
             raise ValueError('unknown change_master option %r' % (name,))
         if flavor.name not in CHANGE_MASTER_OPTIONS[name][1]:
             raise ValueError('change_master option %r is not valid on %s' % (name, flavor))
-    rendered = ['%s = %s' % (prefix + name[len('master_'):].upper(), _option_value(name, kind, options[name], mask))
+    quote = args.get('_quote') or quote_string
+    rendered = ['%s = %s' % (prefix + name[len('master_'):].upper(), _option_value(name, kind, options[name], mask, quote))
                 for name, (kind, _flavors) in CHANGE_MASTER_OPTIONS.items() if options.get(name) is not None]
     if not rendered:
         raise ValueError('change_master needs at least one option')
@@ -207,7 +256,7 @@ def _variable_name(name):
     return name.replace('-', '_')
 
 
-def _variable_value(value):
+def _variable_value(value, quote=quote_string):
     """Numbers and ON/OFF as they are, True/False as ON/OFF, anything else a quoted string."""
     if isinstance(value, bool):
         return 'ON' if value else 'OFF'
@@ -216,30 +265,35 @@ def _variable_value(value):
     text = str(value)
     if re.match(r'^-?\d+(\.\d+)?$', text) or text.upper() in ('ON', 'OFF', 'DEFAULT'):
         return text.upper()
-    return quote_string(text)
+    return quote(text)
+
+
+def _q(args):
+    """The quoting function of the statement being rendered."""
+    return args.get('_quote') or quote_string
 
 
 _FRAGMENTS = {
     # fragment name: function(flavor, kwargs, mask) -> text
     'thread': lambda f, a, m: _thread(a),
-    'for_channel': lambda f, a, m: ' FOR CHANNEL %s' % quote_string(_channel(a)) if _channel(a) else '',
-    'connection': lambda f, a, m: ' %s' % quote_string(_channel(a)) if _channel(a) else '',
+    'for_channel': lambda f, a, m: ' FOR CHANNEL %s' % _q(a)(_channel(a)) if _channel(a) else '',
+    'connection': lambda f, a, m: ' %s' % _q(a)(_channel(a)) if _channel(a) else '',
     'all': lambda f, a, m: ' ALL' if a['all'] else '',
-    'file': lambda f, a, m: quote_string(a['file']),
+    'file': lambda f, a, m: _q(a)(a['file']),
     'pos': lambda f, a, m: _number(a['pos'], 'pos'),
     'timeout': lambda f, a, m: _number(a['timeout'], 'timeout', kind=float),
-    'channel_arg': lambda f, a, m: ', %s' % quote_string(_channel(a)) if _channel(a) else '',
-    'gtid': lambda f, a, m: quote_string(str(a['gtid'])),
+    'channel_arg': lambda f, a, m: ', %s' % _q(a)(_channel(a)) if _channel(a) else '',
+    'gtid': lambda f, a, m: _q(a)(str(a['gtid'])),
     'on_off': lambda f, a, m: 'ON' if _on(a) else 'OFF',
     'read_only_var': lambda f, a, m: 'super_read_only' if _on(a) else 'read_only',
-    'account': lambda f, a, m: '%s@%s' % (quote_string(a['user']), quote_string(a['host'])),
-    'user': lambda f, a, m: quote_string(a['user']),
-    'host': lambda f, a, m: quote_string(a['host']),
-    'password': lambda f, a, m: MASKED_PASSWORD if m else quote_string(a['password']),
+    'account': lambda f, a, m: '%s@%s' % (_q(a)(a['user']), _q(a)(a['host'])),
+    'user': lambda f, a, m: _q(a)(a['user']),
+    'host': lambda f, a, m: _q(a)(a['host']),
+    'password': lambda f, a, m: MASKED_PASSWORD if m else _q(a)(a['password']),
     'privileges': lambda f, a, m: _privileges(a['privileges']),
     'tables': lambda f, a, m: ', '.join('%s.%s' % (quote_identifier(db), quote_identifier(name)) for db, name in a['tables']),
     'variable': lambda f, a, m: _variable_name(a['name']),
-    'value': lambda f, a, m: _variable_value(a['value']),
+    'value': lambda f, a, m: _variable_value(a['value'], _q(a)),
     'master_options': lambda f, a, m: _change_master_options(f, a, m, 'MASTER_'),
     'source_options': lambda f, a, m: _change_master_options(f, a, m, 'SOURCE_'),
 }
@@ -423,10 +477,12 @@ class _Fragments(dict):
         return _FRAGMENTS[name](self.flavor, self.args, self.mask)
 
 
-def sql(flavor, key, mask=False, **kwargs):
+def sql(flavor, key, mask=False, quote=None, **kwargs):
     """Render statement ``key`` for ``flavor`` (a Flavor); see ``ARGUMENTS`` for the kwargs.
 
     ``mask=True`` shows the change_master password as '********' (for reporting only).
+    ``quote`` turns a str into a string literal; by default ``quote_string`` (a session without
+    NO_BACKSLASH_ESCAPES). ``Server.run()`` passes the quoting of its own session.
     Raises ValueError for an unknown key, a key the flavor lacks, or bad values, and TypeError
     for missing or unexpected keyword arguments.
     """
@@ -444,6 +500,7 @@ def sql(flavor, key, mask=False, **kwargs):
     if not rows:
         raise ValueError('statement %s is not available on %s' % (key, flavor))
     template = max(rows, key=lambda row: row.since).template
+    args['_quote'] = quote or quote_string
     return template.format_map(_Fragments(flavor, args, mask))
 
 

@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 
 try:
     import pymysql
@@ -22,14 +23,27 @@ except ImportError as exc:  # pragma: no cover - exercised on hosts without PyMy
     HAS_PYMYSQL = False
     PYMYSQL_IMPORT_ERROR = exc
 
-from ansible_collections.replicant.mysql.plugins.module_utils.dialect import Flavor, sql as dialect_sql
+from ansible_collections.replicant.mysql.plugins.module_utils.dialect import (
+    Flavor, is_sensitive, mask_statement, quote_string, sql as dialect_sql)
 
 MISSING_PYMYSQL = ("PyMySQL is not installed for the Python that runs this module "
                    "(install it on the database host: pip install PyMySQL, or apt-get install python3-pymysql)")
 
 
+# Every connection of the collection runs with this change to the server's sql_mode: statements are
+# rendered with backslash escapes (dialect.quote_string), which NO_BACKSLASH_ESCAPES would turn into
+# literal backslashes (a quote in a value would then end the string early). The rest of the server's
+# sql_mode is kept.
+SESSION_SQL_MODE = ("SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), "
+                    "',NO_BACKSLASH_ESCAPES,', ','))")
+# PyMySQL's server status flag for a session with NO_BACKSLASH_ESCAPES (SERVER_STATUS_NO_BACKSLASH_ESCAPES).
+_STATUS_NO_BACKSLASH_ESCAPES = 512
+_VARIABLE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+MAX_TIMEOUT = 31536000
+
+
 class ServerError(Exception):
-    """Any failure talking to a server; the message names the server."""
+    """Any failure talking to a server; the message names the server and never carries a secret."""
 
 
 class Server:
@@ -86,10 +100,25 @@ class Server:
         else:
             # PyMySQL builds a TLS context on every connect otherwise (tens of ms).
             kwargs['ssl_disabled'] = True
+        for what, value in (('connect_timeout', self.connect_timeout), ('read_timeout', self.read_timeout)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 < value <= MAX_TIMEOUT):
+                raise ServerError('%s: %s must be a number of seconds above 0 and at most %d, not %r'
+                                  % (self, what, MAX_TIMEOUT, value))
+        # The handshake and every statement in utf8mb4: PyMySQL would send a str password as latin-1
+        # (a non-ASCII password then never matches; one outside latin-1 cannot even be sent).
+        password = self.password
+        if password is None and 'read_default_file' in kwargs:
+            password = _option_file_password(kwargs['read_default_file'])
+        if isinstance(password, str):
+            kwargs['password'] = password.encode('utf-8')
+        kwargs['init_command'] = SESSION_SQL_MODE
         try:
             self._conn = pymysql.connect(**kwargs)
         except pymysql.err.MySQLError as exc:
-            raise ServerError('cannot connect to %s: %s' % (self, _reason(exc)))
+            raise ServerError('cannot connect to %s: %s' % (self, self._scrub(_reason(exc))))
+        except (ValueError, TypeError, OSError) as exc:
+            raise ServerError('cannot connect to %s: %s' % (self, self._scrub(str(exc))))
         return self
 
     def close(self):
@@ -111,27 +140,58 @@ class Server:
         return self.connect()._conn.thread_id()
 
     # -- running SQL ----------------------------------------------------------
-    def sql(self, statement, args=None):
-        """Run one statement; return its rows as a list of dicts (empty for none)."""
+    def sql(self, statement, args=None, secrets=()):
+        """Run one statement; return its rows as a list of dicts (empty for none).
+
+        A failure raises ServerError. Its message shows the statement's first words with any password
+        literal masked; for a statement that may carry a secret, the part of the server's message that
+        quotes the statement (``near '...'``) is left out, and ``secrets`` (and the login password)
+        never appear in it.
+        """
         self.connect()
         try:
             with self._conn.cursor() as cur:
                 cur.execute(statement, args)
                 return list(cur.fetchall() or [])
         except pymysql.err.MySQLError as exc:
-            raise ServerError('%s: %s failed: %s' % (self, _first_words(statement), _reason(exc)))
+            reason = _reason(exc)
+            if is_sensitive(statement) or secrets:
+                reason = _NEAR.sub("near (the statement's text is withheld: it carries a secret)", reason)
+            raise ServerError('%s: %s failed: %s' % (self, _first_words(mask_statement(statement)),
+                                                     self._scrub(reason, secrets)))
 
-    def one(self, statement, args=None):
-        rows = self.sql(statement, args)
+    def _scrub(self, text, secrets=()):
+        """``text`` without the login password or ``secrets`` (also in their quoted forms)."""
+        for secret in [self.password] + list(secrets or ()):
+            if isinstance(secret, bytes):
+                secret = secret.decode('utf-8', 'replace')
+            if not secret or not isinstance(secret, str):
+                continue
+            for form in {secret, quote_string(secret)[1:-1], quote_string(secret, True)[1:-1]}:
+                if len(form) >= 3:
+                    text = text.replace(form, '********')
+        return text
+
+    def quote(self, value):
+        """``value`` as a string literal for this session (its NO_BACKSLASH_ESCAPES mode).
+
+        The collection's sessions run without that mode (``SESSION_SQL_MODE``); should a session
+        have it anyway, the literal follows it.
+        """
+        self.connect()
+        return quote_string(value, bool(self._conn.server_status & _STATUS_NO_BACKSLASH_ESCAPES))
+
+    def one(self, statement, args=None, secrets=()):
+        rows = self.sql(statement, args, secrets=secrets)
         return rows[0] if rows else None
 
-    def value(self, statement, args=None):
-        row = self.one(statement, args)
+    def value(self, statement, args=None, secrets=()):
+        row = self.one(statement, args, secrets=secrets)
         return None if row is None else list(row.values())[0]
 
     def run(self, key, **kwargs):
         """Render statement ``key`` from the dialect table for this server and run it."""
-        return self.sql(dialect_sql(self.flavor, key, **kwargs))
+        return self.sql(dialect_sql(self.flavor, key, quote=self.quote, **kwargs))
 
     # -- facts ----------------------------------------------------------------
     @property
@@ -142,7 +202,9 @@ class Server:
         return self._flavor
 
     def variable(self, name):
-        return self.value('SELECT @@GLOBAL.%s' % name.replace('`', ''))
+        if not isinstance(name, str) or not _VARIABLE_NAME.match(name.replace('-', '_')):
+            raise ServerError('%s: invalid server variable name %r' % (self, name))
+        return self.value('SELECT @@GLOBAL.%s' % name.replace('-', '_'))
 
 
 def _reason(exc):
@@ -150,6 +212,20 @@ def _reason(exc):
     if len(args) >= 2:
         return '(%s) %s' % (args[0], args[1])
     return str(exc)
+
+
+_NEAR = re.compile(r"near '.*' at line \d+", re.S)
+
+
+def _option_file_password(path):
+    """The [client] password of a client option file, or None (read as PyMySQL reads it)."""
+    try:
+        from pymysql.optionfile import Parser
+        parser = Parser()
+        parser.read(path)
+        return parser.get('client', 'password')
+    except Exception:
+        return None
 
 
 def _first_words(statement, n=4):

@@ -15,22 +15,26 @@ description:
     only C(mysql_native_password) hashes can be compared, other plugins get the password set again).
   - Runs with C(sql_log_bin) off, so creating the account on every server of an installation adds no
     transactions that only one server has (GTID replication would see those as errant).
-  - The password is never logged and is masked in RV(statements).
+  - The password is never logged and is masked in RV(statements) and in error messages.
+  - Names and the password are quoted for the session's own C(sql_mode) (also with
+    C(NO_BACKSLASH_ESCAPES)), so quotes, backticks, C(#), C(--) and non-ASCII characters in them are
+    taken literally. Checked before anything runs - an empty O(user) or O(password), a NUL character, or a
+    name longer than the server allows fail the task and nothing changes.
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
 options:
   user:
-    description: Account name.
+    description: Account name (at most 80 characters on MariaDB, 32 on MySQL; any character but NUL).
     type: str
     required: true
   host:
-    description: Host pattern replicas connect from (e.g. C(10.0.0.%)).
+    description: Host pattern replicas connect from (e.g. C(10.0.0.%)); not empty, at most 255 characters.
     type: str
     default: '%'
   password:
-    description: The account's password.
+    description: The account's password; must not be empty (UTF-8, any character but NUL).
     type: str
     required: true
   monitoring:
