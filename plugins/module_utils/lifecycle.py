@@ -5,6 +5,10 @@ Direct control reads the server's own option file (``--defaults-file``) for its 
 pid file, socket and address, starts ``mariadbd``/``mysqld`` detached as the ``mysql`` user and
 waits until the server greets a client; stopping sends SIGTERM (a clean InnoDB shutdown) and
 waits until the process has gone.
+
+A pid file alone is never trusted: the process it names must also be this server - a server binary
+whose command line names this option file (``--defaults-file``) or this datadir. A stale pid file
+(its process is gone or is something else) means the server is not running, and nothing is signalled.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -67,14 +71,40 @@ class Instance:
         return 'server of %s (%s:%s)' % (self.defaults_file, self.address, self.port)
 
     # -- state ----------------------------------------------------------------
-    def pid(self):
-        """The pid of the running server, or None."""
+    def pid_file_pid(self):
+        """The number in the pid file, or None (no file, or no number in it)."""
         try:
             with open(self.pid_file) as handle:
-                pid = int(handle.read().strip() or 0)
+                pid = int(handle.read(64).strip() or 0)
         except (IOError, OSError, ValueError):
             return None
-        if pid and _alive(pid):
+        return pid if pid > 1 else None
+
+    def is_this_server(self, pid):
+        """Whether process ``pid`` is this server: a server binary started with this option file or datadir."""
+        argv = _cmdline(pid)
+        if not argv:
+            return False
+        names = {os.path.basename(argv[0]), os.path.basename((_exe(pid) or '').replace(' (deleted)', ''))}
+        if not names & (set(SERVER_BINARIES) | {os.path.basename(self.binary or 'mysqld')}):
+            return False
+        for arg in argv[1:]:
+            for flag, wanted in (('--defaults-file=', self.defaults_file), ('--datadir=', self.datadir)):
+                if arg.startswith(flag) and _same_path(arg[len(flag):], wanted):
+                    return True
+        return False
+
+    def stale_pid(self):
+        """The pid a stale pid file names (alive but not this server), or None."""
+        pid = self.pid_file_pid()
+        if pid and _alive(pid) and not self.is_this_server(pid):
+            return pid
+        return None
+
+    def pid(self):
+        """The pid of the running server, or None (a pid file naming another process does not count)."""
+        pid = self.pid_file_pid()
+        if pid and _alive(pid) and self.is_this_server(pid):
             return pid
         return None
 
@@ -126,6 +156,14 @@ class Instance:
     def stop(self, timeout=120):
         pid = self.pid()
         if pid is None:
+            if self.greets():
+                named = self.pid_file_pid()
+                what = ('names pid %s, which is not this server (%s)' % (named, ' '.join(_cmdline(named)[:2]) or 'gone')
+                        if named else 'names no process')
+                raise LifecycleError('%s answers clients, but its pid file %s %s; nothing was stopped. Find the '
+                                     'server process and repair the pid file' % (self, self.pid_file, what))
+            return False
+        if not self.is_this_server(pid):  # checked again right before the signal
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.time() + timeout
@@ -156,6 +194,31 @@ class Instance:
         with open(self.log_error, 'rb') as handle:
             data = handle.read()[-8192:].decode('utf-8', 'replace')
         return '\n'.join(data.splitlines()[-lines:])
+
+
+SERVER_BINARIES = ('mysqld', 'mariadbd')
+
+
+def _cmdline(pid):
+    try:
+        with open('/proc/%d/cmdline' % int(pid), 'rb') as handle:
+            return [a.decode('utf-8', 'replace') for a in handle.read().split(b'\0') if a]
+    except (IOError, OSError, ValueError):
+        return []
+
+
+def _exe(pid):
+    try:
+        return os.readlink('/proc/%d/exe' % int(pid))
+    except (IOError, OSError, ValueError):
+        return None
+
+
+def _same_path(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except (IOError, OSError):
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _alive(pid):

@@ -19,6 +19,11 @@ description:
     until the process has gone.
   - Starting refuses an address and port already used by another process, and reports the last lines
     of the server's error log when it does not come up.
+  - Direct control never trusts the pid file alone. The process it names must also be this server, a
+    C(mariadbd)/C(mysqld) (or O(binary)) whose command line names this O(defaults_file) or the server's
+    datadir. A stale pid file (its process is gone or is another program) counts as a stopped server; it
+    is reported as a warning and no process is signalled. When the server answers clients but its pid file
+    names no such process, O(state=stopped) fails and stops nothing.
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 options:
@@ -41,7 +46,7 @@ options:
     type: str
     default: mysql
   timeout:
-    description: Seconds to wait for a start or a stop to finish; past it the task fails and says so.
+    description: Seconds to wait for a start or a stop to finish (1 to 86400); past it the task fails and says so.
     type: int
     default: 120
 attributes:
@@ -122,6 +127,13 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    if isinstance(p['timeout'], bool) or not 1 <= p['timeout'] <= 86400:
+        module.fail_json(msg='timeout must be a whole number of seconds from 1 to 86400, not %r; nothing was done'
+                         % (p['timeout'],))
+    if p['service'] is not None and (not p['service'] or p['service'].startswith('-') or
+                                     any(c in p['service'] for c in '\0\n/ ')):
+        module.fail_json(msg='service must be a unit name (no leading -, no /, space, newline or NUL), not %r; '
+                         'nothing was done' % (p['service'],))
     if p['service']:
         was = module.run_command(['systemctl', 'is-active', '--quiet', p['service']])[0] == 0
         actions = plan(p['state'], was)
@@ -134,6 +146,10 @@ def main():
                          running=(p['state'] != 'stopped') if actions else was)
     try:
         instance = Instance(p['defaults_file'], binary=p['binary'], user=p['run_as'])
+        stale = instance.stale_pid()
+        if stale:
+            module.warn('%s: the pid file %s names pid %s, which is not this server; it is ignored and nothing '
+                        'is signalled' % (instance, instance.pid_file, stale))
         was = instance.running()
         actions = plan(p['state'], was)
         if not module.check_mode:
