@@ -9,6 +9,7 @@ the end of its section (the section is created at the end of the file when missi
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import math
 import re
 
 from ansible_collections.replicant.mysql.plugins.module_utils.dialect import sql as dialect_sql
@@ -50,10 +51,69 @@ def is_dynamic(name):
     return DYNAMIC.get(canonical(name), False)
 
 
+_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$')
+_UNSAFE = {'\n': 'a newline', '\r': 'a carriage return', '\0': 'a NUL character'}
+SECRET_NAME = re.compile(r'(?i)(password|passwd|pwd|secret)')
+
+
+def check_section(section):
+    """Raise ValueError unless ``section`` can be written as ``[section]``."""
+    if not isinstance(section, str) or not section.strip():
+        raise ValueError('the section name must be a non-empty string, not %r' % (section,))
+    for char in '[]#;' + ''.join(_UNSAFE):
+        if char in section:
+            raise ValueError('the section name %r must not contain %s' % (section, _UNSAFE.get(char, repr(char))))
+
+
+def check_option(name, value):
+    """Raise ValueError unless option ``name`` = ``value`` can be written as one line that means just that."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError('the option name %r cannot be written safely: use letters, digits, _, - and . only '
+                         '(no leading - or --, no =, spaces, brackets, newlines; at most 128 characters)' % (name,))
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError('option %s: %r is not a value' % (name, value))
+    if not isinstance(value, (str, int, float)):
+        raise ValueError('option %s: the value must be a string, a number, a boolean or null (a bare option), '
+                         'not %s' % (name, type(value).__name__))
+    for char, what in _UNSAFE.items():
+        if char in str(value):
+            raise ValueError('option %s: the value contains %s, which would start a new line (another option or '
+                             'section) in the file; remove it' % (name, what))
+
+
+def check(section, options):
+    """Check a whole request before anything is read or written (ValueError names what to fix)."""
+    check_section(section)
+    if not isinstance(options, dict) or not options:
+        raise ValueError('options must be a non-empty dict of option names and values')
+    for name, value in options.items():
+        check_option(name, value)
+
+
+def render_value(value):
+    """The text after ``=``: as it is, or double-quoted when it holds # or quotes or edge spaces."""
+    if value == '' or '#' in value or value != value.strip() or value[:1] in '"\'' or value[-1:] in '"\'':
+        return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
+    return value
+
+
 def render(name, value):
     if value is None:
         return name
-    return '%s = %s' % (name, value)
+    return '%s = %s' % (name, render_value(value))
+
+
+def mask_secrets(text):
+    """The file ``text`` with the values of password-like options replaced (for --diff)."""
+    out = []
+    for line in text.splitlines(True):
+        match = _OPTION.match(line.rstrip('\r\n'))
+        if match and match.group(2) is not None and SECRET_NAME.search(match.group(1)):
+            line = '%s = ********%s' % (match.group(1), '\n' if line.endswith('\n') else '')
+        out.append(line)
+    return ''.join(out)
 
 
 def _text(value):
@@ -69,11 +129,22 @@ def _value_of(line):
     return None if match.group(2) is None else match.group(2).strip().strip('"\'')
 
 
+def _same_value(line, value):
+    match = _OPTION.match(line)
+    if (value is None) != (match.group(2) is None):
+        return False
+    if value is None:
+        return True
+    return match.group(2).strip() == render_value(value) or _value_of(line) == value
+
+
 def edit(text, section, options, state='present'):
     """Return (new_text, changed_names). ``options`` maps names to values (None = a bare option).
 
     With ``state='absent'`` every line of each named option in the section is removed.
+    Raises ValueError (before any change) for a section, name or value that cannot be written safely.
     """
+    check(section, options if state == 'present' else dict.fromkeys(options or {}))
     lines = text.splitlines()
     wanted = {canonical(k): (k, _text(v)) for k, v in options.items()}
     section = section.strip().lower()
@@ -101,7 +172,7 @@ def edit(text, section, options, state='present'):
                     changed.append(key)
                     continue
                 seen[key] = True
-                if _value_of(line) != value or (value is None) != (match.group(2) is None):
+                if not _same_value(line, value):
                     changed.append(key)
                     line = render(match.group(1), value)
         out.append(line)

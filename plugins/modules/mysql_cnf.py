@@ -16,6 +16,17 @@ description:
     (a static option changed), so that a handler can restart only then.
   - With O(apply=true), dynamic options whose running value differs are set with C(SET GLOBAL)
     (C(SET PERSIST) on MySQL 8 with O(persist=true)); this needs the connection options.
+  - Everything is checked before the file is read or written. A name that is not letters, digits,
+    C(_), C(-) and C(.) (so no leading C(--), C(=), spaces or brackets), a section with brackets, C(#),
+    C(;) or a line break, or a value with a newline, carriage return or NUL fail the task, naming the
+    file, the host and the option, and nothing changes. A value with C(#), quotes or leading or trailing
+    spaces is written double-quoted, so that the server reads it whole.
+  - Refuses a file that another user could swap (their symbolic link, or their file in a directory others
+    can write, or a directory every user can write without the sticky bit). The new content goes to a
+    private temporary file in the same directory (created exclusively, mode 0600), then replaces the file
+    in one rename.
+  - In O(diff_mode) the values of options whose name contains C(password), C(passwd), C(pwd) or C(secret)
+    are shown as C(********).
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
@@ -26,13 +37,14 @@ options:
     type: path
     required: true
   section:
-    description: Section of the file, without brackets.
+    description: Section of the file, without brackets (no C([), C(]), C(#), C(;) or line breaks).
     type: str
     default: mysqld
   options:
     description:
       - Option names and values. A null value writes a bare option (C(log-slave-updates)); booleans are
         written as C(ON)/C(OFF). With O(state=absent) only the names count.
+      - Names of letters, digits, C(_), C(-) and C(.) (not starting with C(-)); values without line breaks or NUL.
     type: dict
     required: true
   state:
@@ -61,7 +73,11 @@ attributes:
     description: Reports the lines it would change and the statements it would run; changes nothing.
   diff_mode:
     support: full
-    description: Shows the file before and after.
+    description: Shows the file before and after, with the values of password-like options masked.
+seealso:
+  - module: community.mysql.mysql_variables
+    description: Sets a server variable at run time (and, on MySQL 8, persists it); this module writes the option
+      file and applies the dynamic options.
 '''
 
 EXAMPLES = r'''
@@ -116,12 +132,61 @@ statements:
 '''
 
 import os
+import socket
+import stat
+import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils import cnf
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, connect
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
+
+
+def unsafe_target(path):
+    """Why writing ``path`` could be turned against the file's owner (a sentence), or None."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        dir_info = os.stat(directory)
+    except OSError as exc:
+        return 'its directory %s cannot be used (%s)' % (directory, exc.strerror)
+    try:
+        info = os.lstat(path)
+    except OSError:
+        info = None
+    me = os.geteuid()
+    if info is not None and stat.S_ISLNK(info.st_mode) and info.st_uid not in (0, me):
+        return 'it is a symbolic link of another user (uid %d)' % info.st_uid
+    if info is not None and not stat.S_ISLNK(info.st_mode) and not stat.S_ISREG(info.st_mode):
+        return 'it is not a regular file'
+    if dir_info.st_mode & 0o002 and not dir_info.st_mode & stat.S_ISVTX:
+        return 'its directory %s can be written by every user' % directory
+    if info is not None and dir_info.st_mode & 0o022 and info.st_uid not in (0, me):
+        return 'it belongs to another user (uid %d) in a directory others can write' % info.st_uid
+    return None
+
+
+def read_file(path):
+    """The file's text ('' when missing), never through another user's symbolic link."""
+    if not os.path.lexists(path):
+        return ''
+    with open(path, 'rb') as handle:
+        return handle.read().decode('utf-8')
+
+
+def write_file(module, path, text, mode):
+    """Write ``text`` to a new private temporary file next to ``path`` (O_EXCL, 0600), then move it into place."""
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.replicant-tmp',
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(text.encode('utf-8'))
+        if not os.path.exists(path):
+            module.set_mode_if_different(tmp, mode, False)
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def main():
@@ -138,24 +203,31 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    before = ''
-    if os.path.exists(p['path']):
-        with open(p['path']) as handle:
-            before = handle.read()
+    here = '%s on %s' % (p['path'], socket.gethostname())
+    try:
+        cnf.check(p['section'], p['options'] if p['state'] == 'present' else dict.fromkeys(p['options'] or {}))
+    except ValueError as exc:
+        module.fail_json(msg='%s, section [%s]: %s; the file was not changed' % (here, p['section'], exc))
+    unsafe = unsafe_target(p['path'])
+    if unsafe:
+        module.fail_json(msg='%s: refusing to read or write the file: %s; the file was not changed' % (here, unsafe))
+    try:
+        before = read_file(p['path'])
+    except (IOError, OSError, UnicodeDecodeError) as exc:
+        module.fail_json(msg='%s: cannot read the file: %s; it was not changed' % (here, exc))
     after, changed_options = cnf.edit(before, p['section'], p['options'], p['state'])
     result = dict(changed=after != before, changed_options=changed_options,
                   static_options=[o for o in changed_options if not cnf.is_dynamic(o)],
                   dynamic_options=[o for o in changed_options if cnf.is_dynamic(o)], statements=[])
     result['restart_required'] = bool(result['static_options'])
     if module._diff:
-        result['diff'] = dict(before=before, after=after, before_header=p['path'], after_header=p['path'])
+        result['diff'] = dict(before=cnf.mask_secrets(before), after=cnf.mask_secrets(after),
+                              before_header=p['path'], after_header=p['path'])
     if result['changed'] and not module.check_mode:
-        tmp = p['path'] + '.replicant-tmp'
-        with open(tmp, 'w') as handle:
-            handle.write(after)
-        if before == '' and not os.path.exists(p['path']):
-            module.set_mode_if_different(tmp, p['mode'], False)
-        module.atomic_move(tmp, p['path'])
+        try:
+            write_file(module, p['path'], after, p['mode'])
+        except (IOError, OSError) as exc:
+            module.fail_json(msg='%s: cannot write the file: %s; it was not changed' % (here, exc))
     if p['apply']:
         server = connect(module)
         try:
