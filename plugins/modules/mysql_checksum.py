@@ -15,6 +15,8 @@ description:
     C(CHECKSUM TABLE) on both, and the replicas are started again - whatever happens.
   - The replica is reached with the usual connection options, the source with the C(other_*) ones.
   - Only reads; it fails when a table differs (unless O(fail_on_difference=false)).
+  - O(timeout) must be from 1 to 86400 seconds; O(other_port) a port number. Both are checked before
+    either server is touched.
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
@@ -51,7 +53,12 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Runs as usual; it only reads (it stops and restarts replication on replicas).
+    description:
+      - Takes no lock and stops no replication. It lists the tables it would compare on both servers
+        (RV(would_compare), RV(only_on_one_side)) and the positions it would start from; RV(match) is null.
+seealso:
+  - module: replicant.mysql.mysql_clone_copy
+  - module: replicant.mysql.mysql_query
 '''
 
 EXAMPLES = r'''
@@ -64,9 +71,23 @@ EXAMPLES = r'''
 
 RETURN = r'''
 match:
-  description: Whether every table has the same checksum.
+  description: Whether every table has the same checksum (null in check mode, where nothing is compared).
   returned: always
   type: bool
+would_compare:
+  description: In check mode, the tables (C(db.table)) both servers have, that a run would checksum.
+  returned: in check mode
+  type: list
+  elements: str
+only_on_one_side:
+  description: In check mode, the tables that exist on one server only (a run reports them as differences).
+  returned: in check mode
+  type: list
+  elements: str
+positions:
+  description: In check mode, the GTID positions of both servers now (keys C(this), C(other)).
+  returned: in check mode
+  type: dict
 differences:
   description: Tables whose checksums differ (or that exist on one side only).
   returned: always
@@ -86,7 +107,31 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils.clone import compare_checksums
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, run_module
+from ansible_collections.replicant.mysql.plugins.module_utils.replication import fetch_master_pos, fetch_slave_pos
 from ansible_collections.replicant.mysql.plugins.module_utils.server import Server
+
+
+def _tables(server):
+    return {'%s.%s' % (row['db'], row['name']) for row in server.run('user_tables')}
+
+
+def _gtid(server, is_master):
+    try:
+        return fetch_master_pos(server)['gtid_executed'] if is_master else fetch_slave_pos(server)['gtid']
+    except Exception as exc:  # a plan must not fail on a position it only shows
+        return 'unknown (%s)' % exc
+
+
+def plan(server, other, other_is_master):
+    """What a run would compare, read without any lock or stop."""
+    mine, theirs = _tables(server), _tables(other)
+    both = sorted(mine & theirs)
+    return dict(changed=False, match=None, differences=[], tables=len(both), would_compare=both,
+                only_on_one_side=sorted(mine ^ theirs), gtid='',
+                positions=dict(this=_gtid(server, False), other=_gtid(other, other_is_master)),
+                msg='would %s %s, stop %s at one GTID position and checksum %d tables on both'
+                    % ('read-lock' if other_is_master else 'stop replication on', other,
+                       server, len(both)))
 
 
 def act(module, server):
@@ -95,6 +140,8 @@ def act(module, server):
                    user=p['other_user'] or p['login_user'], password=p['other_password'] or p['login_password'],
                    connect_timeout=p['connect_timeout']).connect()
     try:
+        if module.check_mode:
+            return plan(server, other, p['other_is_master'])
         result = compare_checksums(other, server, source_is_master=p['other_is_master'], timeout=p['timeout'])
     finally:
         other.close()
@@ -119,6 +166,12 @@ def main():
         required_one_of=[('other_host', 'other_unix_socket')],
         supports_check_mode=True,
     )
+    p = module.params
+    if isinstance(p['timeout'], bool) or not 1 <= p['timeout'] <= 86400:
+        module.fail_json(msg='timeout must be a whole number of seconds from 1 to 86400, not %r; nothing was done'
+                         % (p['timeout'],))
+    if not 1 <= p['other_port'] <= 65535:
+        module.fail_json(msg='other_port must be a port number (1 to 65535), not %r; nothing was done' % (p['other_port'],))
     run_module(module, lambda server: act(module, server))
 
 

@@ -14,15 +14,21 @@ description:
     the SQL text, so quotes in them are safe.
   - A statement that only reads (SELECT, SHOW, DESCRIBE, EXPLAIN, WITH) does not count as a change; any
     other does, and is not run in check mode.
+  - Like every connection of the collection, the session runs without C(NO_BACKSLASH_ESCAPES) (the rest of
+    the server's C(sql_mode) is kept): a backslash in a literal of O(query) is an escape character. Values
+    passed as arguments are quoted correctly either way.
+  - Password literals (C(IDENTIFIED BY '...'), C(PASSWORD('...')), C(MASTER_PASSWORD = '...')) are masked
+    in RV(executed) and in error messages; the server's quote of a failed statement that carries one is left out.
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
 options:
   query:
-    description: One statement or a list of statements.
-    type: list
-    elements: str
+    description:
+      - One statement (a string) or a list of statements.
+      - A string is one statement even when it has commas in it.
+    type: raw
     required: true
   positional_args:
     description:
@@ -34,12 +40,22 @@ options:
     description: Values for C(%(name)s) placeholders, given like O(positional_args).
     type: dict
   database:
-    description: Default database for the statements.
+    description:
+      - Default database for the statements.
+      - C(login_db) is the name community.mysql's M(community.mysql.mysql_query) uses for it.
     type: str
+    aliases: [login_db]
 attributes:
   check_mode:
     support: full
     description: Runs only statements that read; reports the others without running them.
+seealso:
+  - module: community.mysql.mysql_query
+    description: The same job in community.mysql, with single transactions and session variables; it runs every
+      statement in check mode too.
+  - module: replicant.mysql.mysql_checksum
+  - ref: ansible_collections.replicant.mysql.docsite.community_mysql
+    description: Which module of replicant.mysql or community.mysql to use for what.
 '''
 
 EXAMPLES = r'''
@@ -67,16 +83,30 @@ query_result:
   elements: list
   sample: [[{"n": 42}]]
 executed:
-  description: The statements that ran (in check mode only the reading ones).
+  description: The statements that ran (in check mode only the reading ones), password literals masked.
   returned: always
   type: list
   elements: str
+executed_queries:
+  description: The same as RV(executed), under the name community.mysql's M(community.mysql.mysql_query) uses.
+  returned: always
+  type: list
+  elements: str
+rowcount:
+  description:
+    - For each statement of O(query), in order, the number of rows it returned (statements that read) or changed
+      (the others); 0 for a statement check mode did not run.
+  returned: always
+  type: list
+  elements: int
+  sample: [42, 1]
 '''
 
 import decimal
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.replicant.mysql.plugins.module_utils.dialect import mask_statement, quote_identifier
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, run_module
 
 READS = ('select', 'show', 'describe', 'desc', 'explain', 'with')
@@ -96,27 +126,40 @@ def run(module, server):
     p = module.params
     args = p['named_args'] if p['named_args'] is not None else p['positional_args']
     if p['database']:
-        server.sql('USE `%s`' % p['database'].replace('`', '``'))
-    results, executed, changed = [], [], False
-    for statement in p['query']:
+        server.sql('USE %s' % quote_identifier(p['database']))
+    results, executed, counts, changed = [], [], [], False
+    for statement in statements(p['query']):
         reads = statement.strip().split(None, 1)[0].lower() in READS if statement.strip() else True
         if not reads:
             changed = True
             if module.check_mode:
                 results.append([])
+                counts.append(0)
                 continue
-        results.append([{k: jsonable(v) for k, v in row.items()} for row in server.sql(statement, args if '%' in statement else None)])
-        executed.append(statement)
-    return dict(changed=changed, query_result=results, executed=executed)
+        rows = server.sql(statement, args if '%' in statement else None)
+        results.append([{k: jsonable(v) for k, v in row.items()} for row in rows])
+        counts.append(len(rows) if reads else max(0, int(server.value('SELECT ROW_COUNT()') or 0)))
+        executed.append(mask_statement(statement))
+    return dict(changed=changed, query_result=results, executed=executed, executed_queries=list(executed),
+                rowcount=counts)
+
+
+def statements(query):
+    """O(query) as a list of statements: a string is one statement, a list is taken as it is."""
+    if isinstance(query, str):
+        return [query]
+    if isinstance(query, (list, tuple)) and all(isinstance(q, str) for q in query):
+        return list(query)
+    raise ValueError('query must be a statement (a string) or a list of statements, not %r' % (query,))
 
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            query=dict(type='list', elements='str', required=True),
+            query=dict(type='raw', required=True),
             positional_args=dict(type='list', elements='raw'),
             named_args=dict(type='dict'),
-            database=dict(type='str'),
+            database=dict(type='str', aliases=['login_db']),
         ),
         mutually_exclusive=[('positional_args', 'named_args')],
         supports_check_mode=True,
