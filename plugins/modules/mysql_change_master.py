@@ -23,56 +23,78 @@ options:
   master_host:
     description: Address of the master as the replica reaches it.
     type: str
+    aliases: [primary_host]
   master_port:
     description: Port of the master.
     type: int
+    aliases: [primary_port]
   master_user:
     description: Replication account on the master.
     type: str
+    aliases: [primary_user]
   master_password:
     description: Password of O(master_user). Never logged; masked in RV(statements).
     type: str
+    aliases: [primary_password]
   master_log_file:
     description: Binlog file to start from (positional replication); needs O(master_log_pos).
     type: str
+    aliases: [primary_log_file]
   master_log_pos:
     description: Position in O(master_log_file).
     type: int
+    aliases: [primary_log_pos]
   master_use_gtid:
-    description: MariaDB GTID mode. C(slave_pos) for a replica, C(current_pos) for a former master.
+    description:
+      - MariaDB GTID mode. C(slave_pos) for a replica, C(current_pos) for a former master.
+      - C(replica_pos) and C(disabled) are community.mysql's names for C(slave_pos) and C(no), accepted
+        so that the same values serve both collections.
     type: str
-    choices: ['no', current_pos, slave_pos]
+    choices: ['no', current_pos, slave_pos, replica_pos, disabled]
+    aliases: [primary_use_gtid]
   master_auto_position:
     description: MySQL GTID auto-positioning (C(MASTER_AUTO_POSITION) / C(SOURCE_AUTO_POSITION)).
     type: bool
+    aliases: [primary_auto_position]
   master_ssl:
     description: Use TLS for the replication connection.
     type: bool
+    aliases: [primary_ssl]
   master_ssl_ca:
     description: CA file for the replication connection.
     type: str
+    aliases: [primary_ssl_ca]
   master_ssl_cert:
     description: Client certificate for the replication connection.
     type: str
+    aliases: [primary_ssl_cert]
   master_ssl_key:
     description: Client key for the replication connection.
     type: str
+    aliases: [primary_ssl_key]
   master_ssl_verify_server_cert:
     description: Verify the master's certificate.
     type: bool
+    aliases: [primary_ssl_verify_server_cert]
   master_heartbeat_period:
     description: Seconds between heartbeats from the master.
     type: float
+    aliases: [primary_heartbeat_period]
   master_connect_retry:
     description: Seconds between reconnection attempts.
     type: int
+    aliases: [primary_connect_retry]
   master_delay:
     description: Seconds the replica stays behind the master on purpose (delayed replica).
     type: int
+    aliases: [primary_delay]
   channel:
-    description: Replication channel (MySQL) or connection name (MariaDB multi-source). Empty is the default one.
+    description:
+      - Replication channel (MySQL) or connection name (MariaDB multi-source). Empty is the default one.
+      - C(connection_name) is community.mysql's name for it on MariaDB.
     type: str
     default: ''
+    aliases: [connection_name]
   master_gtid_executed:
     description:
       - The master's executed GTID set (RV(replicant.mysql.mysql_master_pos#module:gtid_executed)). When given and the
@@ -93,6 +115,18 @@ attributes:
   check_mode:
     support: full
     description: Reports the statements it would run; changes nothing.
+notes:
+  - Every C(master_*) option also answers to the C(primary_*) name community.mysql uses
+    (O(master_host) is O(primary_host), ...).
+seealso:
+  - module: replicant.mysql.mysql_master_pos
+  - module: replicant.mysql.mysql_replication
+  - module: replicant.mysql.mysql_relocate
+  - module: community.mysql.mysql_replication
+    description: C(mode=changeprimary) there changes the same settings, without the comparison with the replica's
+      current ones and the checks of O(master_gtid_executed).
+  - ref: ansible_collections.replicant.mysql.docsite.community_mysql
+    description: Which module of replicant.mysql or community.mysql to use for what.
 '''
 
 EXAMPLES = r'''
@@ -127,6 +161,11 @@ statements:
   type: list
   elements: str
   sample: ["STOP SLAVE", "CHANGE MASTER TO MASTER_HOST = '10.0.0.11', MASTER_PASSWORD = '********'", "START SLAVE"]
+queries:
+  description: The same as RV(statements), under the name community.mysql's replication module uses.
+  returned: always
+  type: list
+  elements: str
 changed_options:
   description: The options that differed from the replica's settings.
   returned: always
@@ -147,23 +186,44 @@ OPTION_TYPES = dict(master_port='int', master_log_pos='int', master_auto_positio
                     master_ssl_key='str')
 
 
+# community.mysql's names for MariaDB's MASTER_USE_GTID values.
+USE_GTID_SYNONYMS = {'replica_pos': 'slave_pos', 'disabled': 'no'}
+
+
+def wanted_settings(params):
+    """The CHANGE MASTER settings asked for, community.mysql's value names translated to the server's."""
+    wanted = {name: params.get(name) for name in CHANGE_MASTER_OPTIONS}
+    if wanted.get('master_use_gtid') in USE_GTID_SYNONYMS:
+        wanted['master_use_gtid'] = USE_GTID_SYNONYMS[wanted['master_use_gtid']]
+    return wanted
+
+
 def main():
     options = {name: dict(type=OPTION_TYPES.get(name, 'str')) for name in CHANGE_MASTER_OPTIONS}
     options['master_password']['no_log'] = True
-    options['master_use_gtid']['choices'] = ['no', 'current_pos', 'slave_pos']
+    options['master_use_gtid']['choices'] = ['no', 'current_pos', 'slave_pos'] + list(USE_GTID_SYNONYMS)
     options['master_ssl_key']['no_log'] = False
+    for name, spec in options.items():
+        if name.startswith('master_'):
+            spec['aliases'] = ['primary_' + name[len('master_'):]]
     module = AnsibleModule(
-        argument_spec=argument_spec(channel=dict(type='str', default=''), start=dict(type='bool', default=True),
+        argument_spec=argument_spec(channel=dict(type='str', default='', aliases=['connection_name']),
+                                    start=dict(type='bool', default=True),
                                     master_gtid_executed=dict(type='str'), start_gtid=dict(type='str'), **options),
         required_together=[('master_log_file', 'master_log_pos')],
         mutually_exclusive=[('master_log_file', 'master_use_gtid'), ('master_log_file', 'master_auto_position')],
         supports_check_mode=True,
     )
-    wanted = {name: module.params[name] for name in CHANGE_MASTER_OPTIONS}
-    run_module(module, lambda server: change_master(server, wanted, channel=module.params['channel'],
-                                                    start=module.params['start'], check_mode=module.check_mode,
-                                                    master_gtid_executed=module.params['master_gtid_executed'],
-                                                    start_gtid=module.params['start_gtid']))
+    wanted = wanted_settings(module.params)
+
+    def act(server):
+        result = change_master(server, wanted, channel=module.params['channel'], start=module.params['start'],
+                               check_mode=module.check_mode, master_gtid_executed=module.params['master_gtid_executed'],
+                               start_gtid=module.params['start_gtid'])
+        if 'statements' in result:
+            result['queries'] = result['statements']
+        return result
+    run_module(module, act)
 
 
 if __name__ == '__main__':

@@ -25,7 +25,7 @@ description:
     can write, or a directory every user can write without the sticky bit). The new content goes to a
     private temporary file in the same directory (created exclusively, mode 0600), then replaces the file
     in one rename.
-  - In O(diff_mode) the values of options whose name contains C(password), C(passwd), C(pwd) or C(secret)
+  - In diff mode (C(--diff)) the values of options whose name contains C(password), C(passwd), C(pwd) or C(secret)
     are shown as C(********).
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)

@@ -20,6 +20,11 @@ attributes:
   check_mode:
     support: full
     description: Reads the server in check mode too.
+seealso:
+  - module: replicant.mysql.mysql_slave_pos
+  - module: replicant.mysql.mysql_replication
+  - module: community.mysql.mysql_replication
+    description: C(mode=getprimary) there reads the master's status too (as C(SHOW MASTER STATUS) returns it).
 '''
 
 EXAMPLES = r'''

@@ -33,18 +33,23 @@ options:
     type: str
     choices: [io, sql]
   channel:
-    description: Replication channel (MySQL) or connection name (MariaDB multi-source).
+    description:
+      - Replication channel (MySQL) or connection name (MariaDB multi-source).
+      - C(connection_name) is community.mysql's name for it on MariaDB.
     type: str
     default: ''
+    aliases: [connection_name]
   gtid:
     description: GTID set (MySQL) or GTID position (MariaDB) to wait for, with C(caught_up).
     type: str
   master_log_file:
     description: Master binlog file to wait for, with C(caught_up) (with O(master_log_pos)).
     type: str
+    aliases: [primary_log_file]
   master_log_pos:
     description: Position in O(master_log_file) to wait for.
     type: int
+    aliases: [primary_log_pos]
   timeout:
     description: Seconds C(caught_up) waits before failing.
     type: int
@@ -53,6 +58,20 @@ attributes:
   check_mode:
     support: full
     description: Reports the statements it would run; changes nothing. C(caught_up) only reads the position.
+notes:
+  - "The states and community.mysql's M(community.mysql.mysql_replication) modes: C(started) is C(mode=startreplica),
+    C(stopped) C(stopreplica), C(reset) C(resetreplica), C(reset_all) C(resetreplicaall), C(binlog_reset)
+    C(resetprimary). Reading positions is M(replicant.mysql.mysql_master_pos) and M(replicant.mysql.mysql_slave_pos)
+    (C(getprimary), C(getreplica)); pointing a replica at a master is M(replicant.mysql.mysql_change_master)
+    (C(changeprimary))."
+seealso:
+  - module: replicant.mysql.mysql_change_master
+  - module: replicant.mysql.mysql_master_pos
+  - module: replicant.mysql.mysql_slave_pos
+  - module: community.mysql.mysql_replication
+    description: One module for all of it in community.mysql, with O(state) there called C(mode).
+  - ref: ansible_collections.replicant.mysql.docsite.community_mysql
+    description: Which module of replicant.mysql or community.mysql to use for what.
 '''
 
 EXAMPLES = r'''
@@ -82,6 +101,11 @@ statements:
   type: list
   elements: str
   sample: [START SLAVE]
+queries:
+  description: The same as RV(statements), under the name community.mysql's M(community.mysql.mysql_replication) uses.
+  returned: always
+  type: list
+  elements: str
 gtid:
   description: The replica's GTID position when it caught up.
   returned: when state is caught_up
@@ -106,10 +130,10 @@ def act(module, server):
         position = Position(p['master_log_file'], p['master_log_pos']) if p['master_log_file'] else None
         if check:
             now = replication.fetch_slave_pos(server, channel)
-            return dict(changed=False, statements=[], gtid=now['gtid'], position=now['position'])
+            return dict(changed=False, statements=[], queries=[], gtid=now['gtid'], position=now['position'])
         now = replication.wait_for_pos(server, gtid=p['gtid'], position=position, timeout=p['timeout'],
                                        channel=channel)
-        return dict(changed=False, statements=[], gtid=now['gtid'], position=now['position'])
+        return dict(changed=False, statements=[], queries=[], gtid=now['gtid'], position=now['position'])
     if p['state'] == 'started':
         statements = replication.start_replication(server, p['thread'], channel, check_mode=check)
     elif p['state'] == 'binlog_reset':
@@ -119,7 +143,7 @@ def act(module, server):
     else:
         statements = replication.reset_replication(server, all=p['state'] == 'reset_all', channel=channel,
                                                    check_mode=check)
-    return dict(changed=bool(statements), statements=statements)
+    return dict(changed=bool(statements), statements=statements, queries=list(statements))
 
 
 def main():
@@ -127,10 +151,10 @@ def main():
         argument_spec=argument_spec(
             state=dict(type='str', required=True, choices=['started', 'stopped', 'reset', 'reset_all', 'caught_up', 'binlog_reset']),
             thread=dict(type='str', choices=['io', 'sql']),
-            channel=dict(type='str', default=''),
+            channel=dict(type='str', default='', aliases=['connection_name']),
             gtid=dict(type='str'),
-            master_log_file=dict(type='str'),
-            master_log_pos=dict(type='int'),
+            master_log_file=dict(type='str', aliases=['primary_log_file']),
+            master_log_pos=dict(type='int', aliases=['primary_log_pos']),
             timeout=dict(type='int', default=60),
         ),
         required_together=[('master_log_file', 'master_log_pos')],

@@ -45,6 +45,9 @@ attributes:
   check_mode:
     support: full
     description: Reports the statements it would run; changes nothing.
+seealso:
+  - module: community.mysql.mysql_user
+    description: General account management in community.mysql; this module does the one replication account.
 '''
 
 EXAMPLES = r'''

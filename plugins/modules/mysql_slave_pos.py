@@ -26,6 +26,11 @@ attributes:
   check_mode:
     support: full
     description: Reads the server in check mode too.
+seealso:
+  - module: replicant.mysql.mysql_master_pos
+  - module: replicant.mysql.mysql_change_master
+  - module: community.mysql.mysql_replication
+    description: C(mode=getreplica) there returns the replica's status (as C(SHOW REPLICA STATUS) returns it).
 '''
 
 EXAMPLES = r'''
