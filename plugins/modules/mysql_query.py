@@ -14,9 +14,9 @@ description:
     the SQL text, so quotes in them are safe.
   - A statement that only reads (SELECT, SHOW, DESCRIBE, EXPLAIN, WITH) does not count as a change; any
     other does, and is not run in check mode.
-  - Like every connection of the collection, the session runs without C(NO_BACKSLASH_ESCAPES) (the rest of
+  - "Like every connection of the collection, the session runs without C(NO_BACKSLASH_ESCAPES) (the rest of
     the server's C(sql_mode) is kept): a backslash in a literal of O(query) is an escape character. Values
-    passed as arguments are quoted correctly either way.
+    passed as arguments are quoted correctly either way."
   - Password literals (C(IDENTIFIED BY '...'), C(PASSWORD('...')), C(MASTER_PASSWORD = '...')) are masked
     in RV(executed) and in error messages; the server's quote of a failed statement that carries one is left out.
 version_added: 0.1.0
@@ -51,8 +51,8 @@ attributes:
     description: Runs only statements that read; reports the others without running them.
 seealso:
   - module: community.mysql.mysql_query
-    description: The same job in community.mysql, with single transactions and session variables; it runs every
-      statement in check mode too.
+    description: The same job in community.mysql, with single transactions and session variables, and no check
+      mode.
   - module: replicant.mysql.mysql_checksum
   - ref: ansible_collections.replicant.mysql.docsite.community_mysql
     description: Which module of replicant.mysql or community.mysql to use for what.
