@@ -26,11 +26,21 @@ echo "== docs: antsibull-docs lint-collection-docs"
 antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs=self "$col"
 
 echo "== docs: antsibull-docs site"
+mkdir -m 0755 "$work/site" "$work/site/rst"
 antsibull-docs sphinx-init --use-current --fail-on-error --dest-dir "$work/site" \
-  --project replicant.mysql --title 'replicant.mysql' --no-add-antsibull-docs-version replicant.mysql >/dev/null
+  --project replicant.mysql --title 'replicant.mysql' --no-add-antsibull-docs-version replicant.mysql
 cd "$work/site"
+# Offline: no intersphinx downloads; docs.ansible.com labels resolve to links (scripts/sphinx_offline_links.py).
+cat >> conf.py <<PY
+
+# added by scripts/docs.sh
+import sys
+sys.path.insert(0, '$here/scripts')
+intersphinx_mapping = {}
+extensions.append('sphinx_offline_links')
+PY
 antsibull-docs collection --use-current --fail-on-error --dest-dir rst --no-add-antsibull-docs-version \
-  replicant.mysql >/dev/null
+  replicant.mysql
 sphinx-build -M html rst build -c . -W --keep-going -q
 mkdir -p "$(dirname "$dest")"
 rm -rf "$dest"

@@ -48,6 +48,8 @@ def render(name):
         return match.group(0)
 
     rst = re.sub(r'`([^`<]+?)\s*<([^>]+)>`__?', link, rst)
+    # no Pygments lexer for Mermaid diagrams: show them as text
+    rst = rst.replace('.. code:: mermaid', '.. code:: text')
     return HEADER % name + '.. _%s:\n\n' % label(name) + rst.strip() + '\n'
 
 
