@@ -231,7 +231,7 @@ def read_state(state_file, server_key=None, problems=None):
         why = 'it is not a private file of this user (owner, mode or symbolic link) or not valid JSON'
     else:
         why = verify_holder(state, server_key)
-        if why is None and state.get('expires', 0) < time.time():
+        if why is None and state.get('expires', 0) + 2 < time.time():
             why = 'it has expired'
     if why is not None:
         if problems is not None:
@@ -338,15 +338,11 @@ def _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait
         while not stop:
             now = time.time()
             alive = _play_alive(play)
-            if renewals or alive:
-                if renewals or now - state['renewed_at'] >= 1:
-                    state['renewed_at'] = now
-                    state['expires'] = min(hard, now + lease)
-                    if renewals:
-                        del renewals[:]
-                        _write_private(state_file, state)
-                    elif int(now) % 5 == 0:
-                        _write_private(state_file, state)
+            if renewals or (alive and now - state['renewed_at'] >= 1):
+                del renewals[:]
+                state['renewed_at'] = now
+                state['expires'] = min(hard, now + lease)
+                _write_private(state_file, state)
             if now >= state['expires']:
                 break
             if now - last_ping >= 5:

@@ -64,9 +64,11 @@ options:
     type: bool
     default: false
   mode:
-    description: Permissions of the file when the module creates it.
+    description:
+      - Permissions of the file when the module creates it.
+      - Default C(0644), or C(0600) when an option's name contains C(password), C(passwd), C(pwd) or C(secret).
+        The new file has these permissions from its first byte on (it is written as a private temporary file first).
     type: raw
-    default: '0644'
 attributes:
   check_mode:
     support: full
@@ -181,9 +183,11 @@ def write_file(module, path, text, mode):
     try:
         with os.fdopen(fd, 'wb') as handle:
             handle.write(text.encode('utf-8'))
-        if not os.path.exists(path):
+        if os.path.lexists(path):
+            module.atomic_move(tmp, path)  # keeps the file's owner, mode and context
+        else:
             module.set_mode_if_different(tmp, mode, False)
-        module.atomic_move(tmp, path)
+            os.rename(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -198,11 +202,14 @@ def main():
             state=dict(type='str', default='present', choices=['present', 'absent']),
             apply=dict(type='bool', default=False),
             persist=dict(type='bool', default=False),
-            mode=dict(type='raw', default='0644'),
+            mode=dict(type='raw'),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    if p['mode'] is None:
+        secret = any(cnf.SECRET_NAME.search(str(name)) for name in (p['options'] or {}))
+        p['mode'] = '0600' if secret else '0644'
     here = '%s on %s' % (p['path'], socket.gethostname())
     try:
         cnf.check(p['section'], p['options'] if p['state'] == 'present' else dict.fromkeys(p['options'] or {}))

@@ -125,7 +125,7 @@ def jsonable(value):
 def run(module, server):
     p = module.params
     args = p['named_args'] if p['named_args'] is not None else p['positional_args']
-    if p['database']:
+    if p['database'] is not None:
         server.sql('USE %s' % quote_identifier(p['database']))
     results, executed, counts, changed = [], [], [], False
     for statement in statements(p['query']):

@@ -1,0 +1,318 @@
+"""Bad and hostile input across the modules, against real servers (issue 15).
+
+Every bad input must fail with a message that names the host (the task's host, and the server or file)
+and what to fix, and must change nothing: accounts, binary log positions, replication, option files,
+lock state and server processes are compared before and after. Hostile but valid input (quotes,
+backticks, ``#``, ``--``, newlines, non-ASCII) must be taken literally, also on a server running with
+NO_BACKSLASH_ESCAPES.
+"""
+import hashlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import BIN, REPO, Lab, ansible_env, lab_vars, run_tasks
+
+from ansible_collections.replicant.mysql.plugins.module_utils import lock_holder
+from ansible_collections.replicant.mysql.plugins.module_utils.server import SESSION_SQL_MODE, Server, ServerError
+
+ADDRESS = '127.0.30.11'
+
+
+@pytest.fixture(scope='module')
+def hard():
+    directory = tempfile.mkdtemp(prefix='replicant-hard-', dir='/var/tmp')
+    the_lab = Lab(directory, lab_vars(directory, ADDRESS, lab_name_prefix='hard', lab_servers=2))
+    try:
+        run = the_lab.up()
+        assert run.rc == 0, run.output
+        yield the_lab
+    finally:
+        run = the_lab.down()
+        if os.path.isdir(directory) and not os.listdir(directory):
+            os.rmdir(directory)
+    assert run.rc == 0, run.output
+    assert not os.path.exists(directory)
+
+
+def sha(path):
+    with open(path, 'rb') as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def snapshot(lab, files=()):
+    """Everything a bad input must leave as it was."""
+    state = {}
+    for name, h in lab.hosts().items():
+        with lab.server(name) as s:
+            state[name] = dict(
+                users=sorted((r['User'], r['Host']) for r in s.sql('SELECT User, Host FROM mysql.user')),
+                gtid=s.value('SELECT @@GLOBAL.gtid_binlog_pos'), sql_mode=s.value('SELECT @@GLOBAL.sql_mode'),
+                read_only=s.value('SELECT @@GLOBAL.read_only'),
+                replica=[(r['Master_Host'], r['Slave_IO_Running'], r['Slave_SQL_Running']) for r in s.sql('SHOW SLAVE STATUS')],
+                cnf=sha(h['replicant_defaults_file']))
+        with open(os.path.join(os.path.dirname(h['replicant_defaults_file']), 'mysqld.pid')) as handle:
+            state[name]['pid'] = handle.read().strip()
+    state['files'] = {path: sha(path) if os.path.exists(path) else None for path in files}
+    state['lock_states'] = [os.path.exists(_state_file(lab, name)) for name in sorted(lab.hosts())]
+    return state
+
+
+def not_locked(lab, name='hard1'):
+    """A write through the unprivileged account goes through at once (no read lock is held)."""
+    h = lab.hosts()[name]
+    with lab.server(name, user=h['replicant_app_user'], password=h['replicant_app_password']) as s:
+        s.sql('SET SESSION lock_wait_timeout = 3')
+        s.sql('CREATE DATABASE IF NOT EXISTS hardtest')
+        s.sql('CREATE TABLE IF NOT EXISTS hardtest.t (k INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(200))')
+        s.sql("INSERT INTO hardtest.t (v) VALUES ('probe')")
+    return True
+
+
+def cases(cnf_path, defaults_file):
+    """(task name, module, arguments, fragments the message must contain)."""
+    sock = '%s/hard1/mysqld.sock'
+    return [
+        # wrong types and out-of-range numbers
+        ('lock timeout 0', 'mysql_flush_lock', dict(timeout=0), ['timeout must be a whole number', 'not 0', sock]),
+        ('lock timeout negative', 'mysql_flush_lock', dict(timeout=-5), ['timeout', 'not -5']),
+        ('lock timeout too long', 'mysql_flush_lock', dict(timeout=86401), ['from 1 to 86400', 'not 86401']),
+        ('lock timeout not a number', 'mysql_flush_lock', dict(timeout='soon'), ['timeout', 'int']),
+        ('lock wait 0', 'mysql_flush_lock', dict(lock_wait_timeout=0), ['lock_wait_timeout', 'not 0']),
+        ('lock lease over timeout', 'mysql_flush_lock', dict(timeout=10, lease=20), ['lease (20)', 'timeout (10)']),
+        ('lock empty command', 'mysql_flush_lock', dict(command=[]), ['command must name a program']),
+        ('lock state file in /tmp', 'mysql_flush_lock', dict(state_file='/tmp/replicant-hard-lock.json'),
+         ['/tmp can be written by other users', 'nothing was locked']),
+        ('server timeout 0', 'mysql_server', dict(defaults_file=defaults_file, state='stopped', timeout=0),
+         ['timeout must be a whole number', 'not 0']),
+        ('server service option', 'mysql_server', dict(service='--help', state='stopped'), ['service must be a unit name']),
+        ('checksum timeout', 'mysql_checksum', dict(other_host=ADDRESS, other_port=23306, timeout=-1), ['timeout', 'not -1']),
+        ('checksum port', 'mysql_checksum', dict(other_host=ADDRESS, other_port=70000), ['other_port must be a port']),
+        ('connect timeout 0', 'mysql_master_pos', dict(connect_timeout=0), ['connect_timeout must be', sock]),
+        # option files: names and values that would inject lines
+        ('cnf value newline', 'mysql_cnf', dict(path=cnf_path, options={'server_id': '1\n[client]\npassword = x'}),
+         [cnf_path, 'option server_id', 'newline', 'was not changed']),
+        ('cnf init_file injection', 'mysql_cnf', dict(path=cnf_path, options={'x': 'y\ninit_file = /tmp/evil.sql'}),
+         ['option x', 'newline']),
+        ('cnf value CR', 'mysql_cnf', dict(path=cnf_path, options={'x': 'a\rb'}), ['carriage return']),
+        ('cnf value NUL', 'mysql_cnf', dict(path=cnf_path, options={'x': 'a\x00b'}), ['NUL']),
+        ('cnf name with newline', 'mysql_cnf', dict(path=cnf_path, options={'a\ninit_file': '/tmp/x'}),
+         ['cannot be written safely']),
+        ('cnf name section', 'mysql_cnf', dict(path=cnf_path, options={'[client]': None}), ["'[client]'", 'brackets']),
+        ('cnf name dashes', 'mysql_cnf', dict(path=cnf_path, options={'--init-file': '/tmp/x'}), ['no leading - or --']),
+        ('cnf section brackets', 'mysql_cnf', dict(path=cnf_path, section='mysqld]\n[client', options={'x': 1}),
+         ['section name', 'must not contain']),
+        ('cnf value list', 'mysql_cnf', dict(path=cnf_path, options={'x': ['a', 'b']}), ['must be a string, a number']),
+        # accounts
+        ('account empty user', 'mysql_replication_user', dict(user='', password='pw'), ['user name must not be empty', sock]),
+        ('account empty password', 'mysql_replication_user', dict(user='hardrepl', password=''), ['non-empty password']),
+        ('account long user', 'mysql_replication_user', dict(user='u' * 81, password='pw'), ['at most 80']),
+        ('account empty host', 'mysql_replication_user', dict(user='hardrepl', host='', password='pw'), ['host pattern']),
+        ('query empty database', 'mysql_query', dict(query=['SELECT 1'], database=''), ['invalid SQL identifier', "''"]),
+        ('query failing password', 'mysql_query',
+         dict(query=["CREATE USER 'hardq'@'%' IDENTIFIED BY 'pa''rt-of-secret' garbage"]),
+         ['1064', 'withheld']),
+    ]
+
+
+def test_bad_inputs_fail_clearly_and_change_nothing(hard, tmp_path):
+    cnf_path = str(tmp_path / 'replication.cnf')
+    with open(cnf_path, 'w') as handle:
+        handle.write('[mysqld]\nserver_id = 1\n')
+    defaults_file = hard.hosts()['hard2']['replicant_defaults_file']
+    table = cases(cnf_path, defaults_file)
+    before = snapshot(hard, [cnf_path])
+    started = time.time()
+    run = run_tasks(hard.inventory, 'hard1', [
+        {'name': name, 'replicant.mysql.%s' % module: args, 'ignore_errors': True} for name, module, args, _f in table])
+    elapsed = time.time() - started
+    after = snapshot(hard, [cnf_path])
+    assert after == before, 'a bad input changed something'
+    assert not_locked(hard)
+    problems = []
+    for name, module, _args, fragments in table:
+        result = run.result(name, 'hard1')
+        msg = result.get('msg', '')
+        if not result.get('failed'):
+            problems.append('%s was accepted: %s' % (name, result))
+            continue
+        missing = [f for f in fragments if (f % hard.dir if '%s' in f else f) not in msg]
+        if missing:
+            problems.append('%s: message %r lacks %s' % (name, msg, missing))
+        if 'Traceback' in msg or 'MODULE FAILURE' in msg:
+            problems.append('%s crashed: %s' % (name, msg))
+        if 'rt-of-secret' in msg:
+            problems.append('%s leaked a secret: %s' % (name, result))
+    assert not problems, '\n'.join(problems)
+    print('%d bad inputs in one play: %.1f s' % (len(table), elapsed))
+
+
+HOSTILE_ACCOUNTS = [
+    ("x'#", "p'w\\d#"),
+    ('bt`q', 'p\u00e4ssw\u00f6rd\u20ac'),
+    ('--x', "--'; DROP USER admin; --"),
+    ('n\u00e9w', "quote\"and'back\\slash"),
+]
+
+
+def test_hostile_names_are_literal_also_with_no_backslash_escapes(hard):
+    with hard.server('hard1') as s:
+        s.sql("SET GLOBAL sql_mode = CONCAT(@@GLOBAL.sql_mode, ',NO_BACKSLASH_ESCAPES')")
+    try:
+        tasks = [{'name': 'account %d' % i, 'replicant.mysql.mysql_replication_user': dict(user=u, password=p, host='127.%')}
+                 for i, (u, p) in enumerate(HOSTILE_ACCOUNTS)]
+        tasks.append({'name': 'query with hostile args', 'replicant.mysql.mysql_query': dict(
+            query=['CREATE DATABASE IF NOT EXISTS hardtest',
+                   'CREATE TABLE IF NOT EXISTS hardtest.v (v VARCHAR(200))',
+                   'INSERT INTO hardtest.v VALUES (%s)', 'SELECT COUNT(*) AS n FROM hardtest.v WHERE v = %s'],
+            positional_args=["it's \\ a `test` -- #"])})
+        run = run_tasks(hard.inventory, 'hard1', tasks)
+        assert not run.failed, run.output
+        again = run_tasks(hard.inventory, 'hard1', tasks[:-1])
+        assert not again.failed and not again.changed, 'hostile names are not idempotent: %s' % again.changed
+        assert run.result('query with hostile args', 'hard1')['query_result'][3] == [{'n': 1}]
+        with hard.server('hard1') as s:
+            assert 'NO_BACKSLASH_ESCAPES' in s.value('SELECT @@GLOBAL.sql_mode')
+            for user, password in HOSTILE_ACCOUNTS:
+                rows = s.sql('SELECT Host FROM mysql.user WHERE User = %s', (user,))
+                assert rows == [{'Host': '127.%'}], (user, rows)
+                for statement in run.result('account 0', 'hard1')['statements']:
+                    assert HOSTILE_ACCOUNTS[0][1] not in statement
+        for user, password in HOSTILE_ACCOUNTS:  # the password is exactly what was given, non-ASCII included
+            with Server(host=ADDRESS, port=23306, user=user, password=password) as replica_login:
+                assert replica_login.value('SELECT CURRENT_USER()') == "%s@127.%%" % user
+            with pytest.raises(ServerError):
+                Server(host=ADDRESS, port=23306, user=user, password=password + 'x').connect()
+        # nothing beyond the named accounts was created (the x'# of the issue made a passwordless 'x\')
+        with hard.server('hard1') as s:
+            assert s.value("SELECT COUNT(*) FROM mysql.user WHERE authentication_string = '' AND User NOT IN "
+                           "('mariadb.sys', 'root', 'mysql', 'PUBLIC', '')") == 0
+    finally:
+        with hard.server('hard1') as s:
+            s.sql(SESSION_SQL_MODE.replace('SESSION', 'GLOBAL'))
+            s.sql('SET SESSION sql_log_bin = 0')
+            for user, _password in HOSTILE_ACCOUNTS:
+                s.sql("DROP USER IF EXISTS %s@'127.%%'" % s.quote(user))
+            s.sql('DROP DATABASE IF EXISTS hardtest')
+            s.sql('SET SESSION sql_log_bin = 1')
+
+
+def test_option_values_with_comment_characters_are_read_whole_by_the_server(hard, tmp_path):
+    path = str(tmp_path / 'client.cnf')
+    run = run_tasks(hard.inventory, 'hard1', [{'name': 'write', 'replicant.mysql.mysql_cnf': dict(
+        path=path, section='client', options={'password': 'ab#cd "q" \\ e', 'user': 'admin'}, mode='0600')}],
+        diff=True)
+    assert not run.failed, run.output
+    assert 'ab#cd' not in run.output, 'the password appeared in --diff'
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    printed = subprocess.run(['my_print_defaults', '--defaults-file=%s' % path, 'client'], stdout=subprocess.PIPE,
+                             universal_newlines=True, check=True).stdout.splitlines()
+    assert '--password=ab#cd "q" \\ e' in printed and '--user=admin' in printed, printed
+    assert [p for p in os.listdir(str(tmp_path)) if p != 'client.cnf'] == [], 'a temporary file was left behind'
+
+
+def test_check_mode_changes_nothing(hard, tmp_path):
+    cnf_path = str(tmp_path / 'check.cnf')
+    with open(cnf_path, 'w') as handle:
+        handle.write('[mysqld]\nserver_id = 1\n')
+    h = hard.hosts()
+    before = snapshot(hard, [cnf_path])
+    run = run_tasks(hard.inventory, 'hard2', [
+        {'name': 'checksum', 'replicant.mysql.mysql_checksum': dict(
+            other_unix_socket=h['hard1']['replicant_login_unix_socket'], other_is_master=True)},
+        {'name': 'lock', 'replicant.mysql.mysql_flush_lock': dict(state='locked')},
+        {'name': 'lock around a command', 'replicant.mysql.mysql_flush_lock': dict(command=['true'])},
+        {'name': 'account', 'replicant.mysql.mysql_replication_user': dict(user='hardcheck', password='pw')},
+        {'name': 'cnf', 'replicant.mysql.mysql_cnf': dict(path=cnf_path, options={'read_only': True}, apply=True)},
+        {'name': 'stop', 'replicant.mysql.mysql_server': dict(defaults_file=h['hard2']['replicant_defaults_file'],
+                                                               state='stopped')},
+    ], check=True)
+    assert not run.failed, run.output
+    assert snapshot(hard, [cnf_path]) == before
+    checksum = run.result('checksum', 'hard2')
+    assert checksum['match'] is None and checksum['would_compare'] is not None and 'would read-lock' in checksum['msg']
+    assert run.result('lock', 'hard2')['changed'] and run.result('account', 'hard2')['changed']
+    assert not_locked(hard)
+
+
+def test_stale_pid_file_is_reported_and_nothing_is_killed(hard, tmp_path):
+    bystander = subprocess.Popen(['sleep', '120'])
+    try:
+        datadir = tmp_path / 'data'
+        (datadir / 'mysql').mkdir(parents=True)
+        defaults = tmp_path / 'my.cnf'
+        defaults.write_text('[mysqld]\ndatadir = %s\npid-file = %s/x.pid\nbind-address = %s\nport = 23399\n'
+                            % (datadir, tmp_path, ADDRESS))
+        (tmp_path / 'x.pid').write_text('%d\n' % bystander.pid)
+        run = run_tasks(hard.inventory, 'hard1', [{'name': 'stop', 'replicant.mysql.mysql_server': dict(
+            defaults_file=str(defaults), state='stopped')}])
+        result = run.result('stop', 'hard1')
+        assert not run.failed and not result['changed'] and result['was_running'] is False, result
+        assert any('names pid %d, which is not this server' % bystander.pid in w for w in result.get('warnings', []))
+        assert bystander.poll() is None, 'mysql_server killed the process a stale pid file named'
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def _state_file(lab, name='hard1'):
+    sock = lab.hosts()[name]['replicant_login_unix_socket']
+    return lock_holder.state_file_for('%s|None|3306' % sock)
+
+
+def test_lock_follows_its_play_and_is_released_when_the_play_dies(hard):
+    # While the play runs, the holder keeps the lock past its lease; a later task finds it still held.
+    run = run_tasks(hard.inventory, 'hard1', [
+        {'name': 'lock', 'replicant.mysql.mysql_flush_lock': dict(state='locked', timeout=120, lease=2)},
+        {'name': 'work', 'ansible.builtin.command': 'sleep 5', 'changed_when': False},
+        {'name': 'still locked', 'replicant.mysql.mysql_flush_lock': dict(state='locked', timeout=120, lease=2)},
+        {'name': 'unlock', 'replicant.mysql.mysql_flush_lock': dict(state='unlocked')},
+    ])
+    assert not run.failed, run.output
+    lock = run.result('lock', 'hard1')
+    assert lock['changed'] and lock['bound_to_play'], lock
+    still = run.result('still locked', 'hard1')
+    assert not still['changed'] and still['renewed'] and still['holder_pid'] == lock['holder_pid'], still
+    assert run.result('unlock', 'hard1')['changed']
+    assert not_locked(hard)
+
+    # A play killed while it holds the lock: the lock goes within its lease, not at its timeout.
+    play = [dict(name='interrupted', hosts='hard1', gather_facts=False, tasks=[
+        {'name': 'lock', 'replicant.mysql.mysql_flush_lock': dict(
+            state='locked', timeout=3600, lease=3, login_unix_socket='{{ replicant_login_unix_socket }}',
+            login_user='{{ replicant_login_user }}', login_password='{{ replicant_login_password }}')},
+        {'name': 'long copy', 'ansible.builtin.command': 'sleep 300', 'changed_when': False}])]
+    import yaml
+    fd, path = tempfile.mkstemp(prefix='replicant-hard-play-', suffix='.yml')
+    with os.fdopen(fd, 'w') as handle:
+        yaml.safe_dump(play, handle)
+    proc = subprocess.Popen([os.path.join(BIN, 'ansible-playbook'), '-i', hard.inventory, path], cwd=REPO,
+                            env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        state_file = _state_file(hard)
+        deadline = time.time() + 60
+        while lock_holder.read_state(state_file) is None and time.time() < deadline:
+            time.sleep(0.2)
+        state = lock_holder.read_state(state_file)
+        assert state and state['play_pid'] == proc.pid, state
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        killed = time.time()
+        while lock_holder.read_state(state_file) is not None and time.time() < killed + 15:
+            time.sleep(0.2)
+        released_after = time.time() - killed
+        assert lock_holder.read_state(state_file) is None, 'the lock outlived its killed play'
+        assert released_after < 6, released_after
+        assert not_locked(hard)
+        print('lock released %.1f s after its play was killed (lease 3 s)' % released_after)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.unlink(path)
+        lock_holder.release(_state_file(hard))
