@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ansible-test sanity needs the collection at .../ansible_collections/replicant/mysql: copy the
-# tracked files there (a copy, not a link, so that ansible-test sees a plain tree) and run it.
+# tracked files (and new ones git does not ignore) there (a copy, not a link, so that ansible-test sees a plain tree) and run it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/replicant-sanity-XXXXXX)
@@ -29,5 +29,7 @@ PY
 fi
 python_version=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 # Tests that need the network, containers or tools not installed here are skipped; see README.md.
+# The changelog test (antsibull-changelog lint of changelogs/) runs. Arguments go to ansible-test,
+# e.g. `bash scripts/sanity.sh --test changelog` or `--test validate-modules`.
 ansible-test sanity --local --python "$python_version" --color no \
-  --requirements --skip-test pslint --skip-test changelog --skip-test shellcheck
+  --requirements --skip-test pslint --skip-test shellcheck "$@"

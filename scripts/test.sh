@@ -1,17 +1,87 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, then runs unit tests, integration tests against real
-# lab servers, ansible-lint (production profile) and ansible-test sanity. Exits non-zero on any failure.
+# The test command. With no mode it runs everything, as CI does (.ci/run): installs what is missing,
+# then unit tests, integration tests against real lab servers (the publishing and community.mysql
+# tests among them), ansible-lint (production profile, at the collection root) and ansible-test
+# sanity. Exits non-zero on any failure. See TESTING.md.
+#
+#   bash scripts/test.sh [PYTEST-ARGS]            everything
+#   bash scripts/test.sh unit [PYTEST-ARGS]       unit tests only: no server, no apt (a few seconds)
+#   bash scripts/test.sh integration [PATHS|ARGS] integration tests: all, or the files/tests given
+#   bash scripts/test.sh lint                     ansible-lint --profile production at the root
+#   bash scripts/test.sh sanity [ANSIBLE-TEST-ARGS]  ansible-test sanity (e.g. --test validate-modules)
+#   bash scripts/test.sh publish [PYTEST-ARGS]    tarball, galaxy-importer, changelog, docs site,
+#                                                 ansible-builder, community.mysql side by side
+#   bash scripts/test.sh docs [DEST]              build the documentation site (scripts/docs.sh)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bin=$(bash "$here/scripts/bootstrap.sh" | tail -n 1)
-export PATH="$bin:$PATH"
 cd "$here"
 
-echo "== pytest: unit and integration tests"
-python -m pytest tests/unit tests/integration "$@"
+mode=all
+case "${1:-}" in
+  all|unit|integration|lint|sanity|publish|docs) mode=$1; shift ;;
+esac
 
-echo "== ansible-lint (production profile)"
-ansible-lint --offline --profile production roles playbooks
+venv_bin() {
+  # The unit loop skips the apt check when the venv is current (same stamp as scripts/bootstrap.sh).
+  local venv=${VENV:-$here/.venv}
+  local want
+  want=$(cat "$here/requirements.txt" "$here/requirements-test.txt" | sha1sum | cut -d' ' -f1)
+  if [ "$1" = quick ] && [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements.sha1" 2>/dev/null)" = "$want" ]; then
+    mkdir -p "$here/.collections/ansible_collections/replicant"
+    ln -sfn ../../.. "$here/.collections/ansible_collections/replicant/mysql"
+    echo "$venv/bin"
+  else
+    bash "$here/scripts/bootstrap.sh" | tail -n 1
+  fi
+}
 
-echo "== ansible-test sanity"
-bash "$here/scripts/sanity.sh"
+lint() {
+  echo "== ansible-lint (production profile, collection root)"
+  ansible-lint --offline --profile production
+}
+
+sanity() {
+  echo "== ansible-test sanity"
+  bash "$here/scripts/sanity.sh" "$@"
+}
+
+case $mode in
+  unit)
+    bin=$(venv_bin quick); export PATH="$bin:$PATH"
+    echo "== pytest: unit tests"
+    python -m pytest tests/unit "$@"
+    ;;
+  integration)
+    bin=$(venv_bin full); export PATH="$bin:$PATH"
+    echo "== pytest: integration tests"
+    if [ $# -gt 0 ] && [ -e "${1%%::*}" ]; then
+      python -m pytest "$@"
+    else
+      python -m pytest tests/integration "$@"
+    fi
+    ;;
+  lint)
+    bin=$(venv_bin quick); export PATH="$bin:$PATH"
+    lint
+    ;;
+  sanity)
+    bin=$(venv_bin quick); export PATH="$bin:$PATH"
+    sanity "$@"
+    ;;
+  publish)
+    bin=$(venv_bin full); export PATH="$bin:$PATH"
+    echo "== pytest: publishing checks"
+    python -m pytest tests/integration/test_publish.py tests/integration/test_community_mysql.py "$@"
+    ;;
+  docs)
+    bin=$(venv_bin quick); export PATH="$bin:$PATH"
+    bash "$here/scripts/docs.sh" "$@"
+    ;;
+  all)
+    bin=$(venv_bin full); export PATH="$bin:$PATH"
+    echo "== pytest: unit and integration tests"
+    python -m pytest tests/unit tests/integration "$@"
+    lint
+    sanity
+    ;;
+esac

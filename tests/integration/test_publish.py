@@ -6,6 +6,7 @@ The tools live in .venv-publish (scripts/publish_venv.sh, requirements-publish.t
 import glob
 import os
 import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -68,6 +69,13 @@ def test_tarball_ships_the_collection_and_nothing_of_the_work_tree(tarball):
         assert 'roles/%s/README.md' % role in names, role
     assert 'meta/execution-environment.yml' in names and 'meta/ee-requirements.txt' in names
     assert 'changelogs/changelog.yaml' in names and 'changelogs/config.yaml' in names
+
+
+def test_role_readmes_are_generated_from_the_current_argument_specs():
+    # the importer needs a README per role; they are generated so that they say what the specs say
+    proc = subprocess.run([sys.executable, os.path.join(REPO, 'scripts', 'role_readmes.py'), '--check'],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    assert proc.returncode == 0, proc.stdout
 
 
 def test_galaxy_importer_imports_it_without_a_warning(tarball, publish_bin, tmp_path):

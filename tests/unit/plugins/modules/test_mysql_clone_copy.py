@@ -1,0 +1,72 @@
+"""plugins/modules/mysql_clone_copy.py, run in-process: the commands it builds, and a real cold copy with tar."""
+import glob
+import os
+
+from ansible_collections.replicant.mysql.plugins.modules import mysql_clone_copy
+
+from module_harness import FakeServer, run_module
+
+
+def datadir(tmp_path):
+    source = tmp_path / 'source'
+    (source / 'shop').mkdir(parents=True)
+    (source / 'ibdata1').write_bytes(b'\0' * 65536)
+    (source / 'shop' / 'orders.ibd').write_bytes(os.urandom(4096))
+    return source
+
+
+def test_cold_copy_streams_a_datadir_with_tar(tmp_path):
+    source, target = datadir(tmp_path), tmp_path / 'target'
+    target.mkdir()
+    result = run_module(mysql_clone_copy, dict(method='cold', datadir=str(source), target_dir=str(target)))
+    assert result['changed'] is True, result
+    assert result['commands'] == ['tar -C %s -cf - .' % source, 'tar -C %s -xf -' % target]
+    assert (target / 'shop' / 'orders.ibd').read_bytes() == (source / 'shop' / 'orders.ibd').read_bytes()
+    assert result['bytes'] > 65536 and result['gtid'] is None
+
+
+def test_check_mode_only_reports_the_commands(tmp_path):
+    source, target = datadir(tmp_path), tmp_path / 'target'
+    result = run_module(mysql_clone_copy, dict(method='snapshot', datadir=str(source), target_dir=str(target)),
+                        check_mode=True)
+    assert result['changed'] is True and len(result['commands']) == 2 and not target.exists()
+
+
+def test_a_transport_gets_the_receiver_quoted_for_the_remote_shell(tmp_path):
+    result = run_module(mysql_clone_copy, dict(method='cold', datadir='/data', target_dir='/var/lib/my sql',
+                                               transport=['ssh', 'root@db2']), check_mode=True)
+    # ssh hands its last word to the remote shell, so the target directory is quoted in it
+    assert result['commands'][1] == "ssh root@db2 tar -C '/var/lib/my sql' -xf -"
+
+
+def test_physical_copy_uses_a_private_option_file_and_never_shows_the_password(tmp_path):
+    before = set(glob.glob('/tmp/replicant-*.cnf'))
+    result = run_module(mysql_clone_copy, dict(method='physical', source_defaults_file='/etc/mysql/lab1.cnf',
+                                               target_dir='/srv/new', login_user='backup',
+                                               login_password='backup-secret-pw', login_unix_socket='/run/lab1.sock'),
+                        check_mode=True)
+    producer, receiver = result['commands']
+    assert producer.startswith('mariadb-backup --defaults-file=/tmp/replicant-') and '--stream=xbstream' in producer
+    assert receiver == 'mbstream -x -C /srv/new'
+    assert 'backup-secret-pw' not in str(result)
+    assert set(glob.glob('/tmp/replicant-*.cnf')) == before  # the option file is gone again
+
+
+def test_mysql_flavor_uses_xtrabackup(tmp_path):
+    result = run_module(mysql_clone_copy, dict(method='physical', flavor='mysql', source_defaults_file='/etc/my.cnf',
+                                               target_dir='/srv/new'), check_mode=True)
+    assert result['commands'][0].startswith('xtrabackup ') and result['commands'][1].startswith('xbstream ')
+
+
+def test_logical_copy_of_no_schema_copies_nothing():
+    server = FakeServer(rows={'SELECT': []})
+    result = run_module(mysql_clone_copy, dict(method='logical', target_options_file='/tmp/t.cnf'), server=server)
+    assert result['changed'] is False and result['bytes'] == 0
+    assert server.closed
+
+
+def test_each_method_names_what_it_needs():
+    for args, needed in ((dict(method='physical'), 'source_defaults_file'), (dict(method='cold'), 'datadir'),
+                         (dict(method='logical'), 'target_options_file')):
+        result = run_module(mysql_clone_copy, args)
+        assert result['failed'] and needed in result['msg'], (args, result)
