@@ -18,8 +18,10 @@ user, started at the recorded time and is a holder (its process name). Nothing e
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import ctypes
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -83,10 +85,26 @@ def private_dir(path=None):
     return path
 
 
-def state_file_for(server_key, directory=None):
-    """The default state file of the holder for one server (``server_key`` names its connection)."""
+def state_file_for(server_key, directory=None, create=True):
+    """The default state file of the holder for one server (``server_key`` names its connection).
+
+    With ``create=False`` (check mode) the private directory is only named, not created.
+    """
     digest = hashlib.sha256(server_key.encode('utf-8')).hexdigest()[:20]
-    return os.path.join(private_dir(directory), 'flush-lock-%s.json' % digest)
+    directory = private_dir(directory) if create else (directory or default_private_dir())
+    return os.path.join(directory, 'flush-lock-%s.json' % digest)
+
+
+@contextlib.contextmanager
+def exclusive(state_file):
+    """Hold an exclusive lock on ``state_file``.lock while deciding whether to lock, so that two tasks for
+    one server at once cannot both start a holder (the second waits, then finds the first's)."""
+    fd = os.open(state_file + '.lock', os.O_RDWR | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _write_private(path, data):
@@ -269,6 +287,9 @@ def hold(make_server, state_file, timeout, lock_wait_timeout=10, ready_timeout=6
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the detached holder
         os.close(read_fd)
+        # nothing inherited stays open: not the task's pipes, not the lock of exclusive()
+        os.closerange(3, write_fd)
+        os.closerange(write_fd + 1, 65536)
         os.setsid()
         if os.fork() != 0:
             os._exit(0)

@@ -147,6 +147,8 @@ command_stderr:
   type: str
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils import lock_holder
@@ -161,8 +163,8 @@ def server_key(params):
     return '%s|%s|%s' % (params['login_unix_socket'], params['login_host'], params['login_port'])
 
 
-def default_state_file(params):
-    return lock_holder.state_file_for(server_key(params))
+def default_state_file(params, create=True):
+    return lock_holder.state_file_for(server_key(params), create=create)
 
 
 def with_command(module, server):
@@ -210,11 +212,23 @@ def main():
     try:
         if p['state_file']:
             state_file = p['state_file']
-            lock_holder.check_private_dir(lock_holder.os.path.dirname(lock_holder.os.path.abspath(state_file)))
+            lock_holder.check_private_dir(os.path.dirname(os.path.abspath(state_file)))
         else:
-            state_file = default_state_file(p)
+            state_file = default_state_file(p, create=p['state'] == 'locked' and not module.check_mode)
     except LockError as exc:
         module.fail_json(msg='%s: %s; nothing was locked or released' % (where, exc))
+    if os.path.isdir(os.path.dirname(state_file)) and not module.check_mode:
+        with lock_holder.exclusive(state_file):
+            result = act(module, state_file, key, where, problems)
+    else:
+        result = act(module, state_file, key, where, problems)
+    for problem in problems:
+        module.warn(problem)
+    module.exit_json(**result)
+
+
+def act(module, state_file, key, where, problems):
+    p = module.params
     held = lock_holder.read_state(state_file, key, problems)
     result = dict(changed=False, locked=held is not None, state_file=state_file, renewed=False)
     try:
@@ -237,9 +251,7 @@ def main():
     if held is not None and result['locked']:
         result.update(position=held['position'], holder_pid=held['pid'], expires=held['expires'],
                       bound_to_play=held.get('play_pid'))
-    for problem in problems:
-        module.warn(problem)
-    module.exit_json(**result)
+    return result
 
 
 if __name__ == '__main__':

@@ -316,3 +316,27 @@ def test_lock_follows_its_play_and_is_released_when_the_play_dies(hard):
             proc.wait()
         os.unlink(path)
         lock_holder.release(_state_file(hard))
+
+
+def test_two_plays_locking_one_server_at_once_share_one_holder(hard):
+    import threading
+    results = []
+
+    def lock():
+        run = run_tasks(hard.inventory, 'hard2', [
+            {'name': 'lock', 'replicant.mysql.mysql_flush_lock': dict(state='locked', timeout=30, bind_to_play=False)}])
+        results.append(run.result('lock', 'hard2'))
+    threads = [threading.Thread(target=lock) for _unused in range(2)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+        assert len(results) == 2 and not [r for r in results if r.get('failed')], results
+        assert results[0]['holder_pid'] == results[1]['holder_pid'], 'two holders for one server'
+        assert sorted(r['changed'] for r in results) == [False, True]
+    finally:
+        run = run_tasks(hard.inventory, 'hard2', [
+            {'name': 'unlock', 'replicant.mysql.mysql_flush_lock': dict(state='unlocked')}])
+    assert run.result('unlock', 'hard2')['changed']
+    assert lock_holder.read_state(_state_file(hard, 'hard2')) is None
