@@ -167,7 +167,7 @@ class Server:
                 secret = secret.decode('utf-8', 'replace')
             if not secret or not isinstance(secret, str):
                 continue
-            for form in {secret, quote_string(secret)[1:-1], quote_string(secret, True)[1:-1]}:
+            for form in sorted({secret, quote_string(secret)[1:-1], quote_string(secret, True)[1:-1]}, key=len, reverse=True):
                 if len(form) >= 3:
                     text = text.replace(form, '********')
         return text

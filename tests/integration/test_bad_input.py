@@ -228,8 +228,8 @@ def test_check_mode_changes_nothing(hard, tmp_path):
         {'name': 'lock around a command', 'replicant.mysql.mysql_flush_lock': dict(command=['true'])},
         {'name': 'account', 'replicant.mysql.mysql_replication_user': dict(user='hardcheck', password='pw')},
         {'name': 'cnf', 'replicant.mysql.mysql_cnf': dict(path=cnf_path, options={'read_only': True}, apply=True)},
-        {'name': 'stop', 'replicant.mysql.mysql_server': dict(defaults_file=h['hard2']['replicant_defaults_file'],
-                                                               state='stopped')},
+        {'name': 'stop', 'replicant.mysql.mysql_server': dict(
+            defaults_file=h['hard2']['replicant_defaults_file'], state='stopped')},
     ], check=True)
     assert not run.failed, run.output
     assert snapshot(hard, [cnf_path]) == before

@@ -42,8 +42,11 @@ def test_backslash_literal_is_wrong_under_no_backslash_escapes():
         read_literal(quote_string("x'#"), True)
 
 
+def nbe(value):
+    return quote_string(value, True)
+
+
 def test_statements_take_the_session_quoting():
-    nbe = lambda v: quote_string(v, True)  # noqa: E731
     assert sql(MARIADB, 'create_user', user="x'#", host='%', password="p'w", quote=nbe) == \
         "CREATE USER 'x''#'@'%' IDENTIFIED BY 'p''w'"
     assert sql(MARIADB, 'create_user', user="x'#", host='%', password="p'w") == \
