@@ -13,7 +13,8 @@ description:
   - Values are passed to the server as parameters (O(named_args) or O(positional_args)), never pasted into
     the SQL text, so quotes in them are safe.
   - A statement that only reads (SELECT, SHOW, DESCRIBE, EXPLAIN, WITH) does not count as a change; any
-    other does, and is not run in check mode.
+    other does, and is not run in check mode. So does a reading statement with a side effect
+    (C(INTO OUTFILE), C(INTO DUMPFILE), C(GET_LOCK()), C(RELEASE_LOCK()), sequence values, C(FOR UPDATE)).
   - "Like every connection of the collection, the session runs without C(NO_BACKSLASH_ESCAPES) (the rest of
     the server's C(sql_mode) is kept): a backslash in a literal of O(query) is an escape character. Values
     passed as arguments are quoted correctly either way."
@@ -103,6 +104,7 @@ rowcount:
 '''
 
 import decimal
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -110,6 +112,17 @@ from ansible_collections.replicant.mysql.plugins.module_utils.dialect import mas
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, run_module
 
 READS = ('select', 'show', 'describe', 'desc', 'explain', 'with')
+# Reading statements that still change something: files written, locks taken, sequences advanced.
+SIDE_EFFECTS = re.compile(r'(?i)\bINTO\s+(OUTFILE|DUMPFILE)\b|\b(GET_LOCK|RELEASE_LOCK|RELEASE_ALL_LOCKS|SETVAL|NEXTVAL)\s*\('
+                          r'|\bNEXT\s+VALUE\s+FOR\b|\bFOR\s+UPDATE\b')
+
+
+def only_reads(statement):
+    """Whether a statement only reads (so it runs in check mode and is no change)."""
+    words = statement.strip().split(None, 1)
+    if not words:
+        return True
+    return words[0].lower() in READS and not SIDE_EFFECTS.search(statement)
 
 
 def jsonable(value):
@@ -129,7 +142,7 @@ def run(module, server):
         server.sql('USE %s' % quote_identifier(p['database']))
     results, executed, counts, changed = [], [], [], False
     for statement in statements(p['query']):
-        reads = statement.strip().split(None, 1)[0].lower() in READS if statement.strip() else True
+        reads = only_reads(statement)
         if not reads:
             changed = True
             if module.check_mode:

@@ -220,6 +220,7 @@ def test_check_mode_changes_nothing(hard, tmp_path):
     with open(cnf_path, 'w') as handle:
         handle.write('[mysqld]\nserver_id = 1\n')
     h = hard.hosts()
+    outfile = os.path.join(os.path.dirname(h['hard2']['replicant_defaults_file']), 'tmp', 'check-outfile.txt')
     before = snapshot(hard, [cnf_path])
     run = run_tasks(hard.inventory, 'hard2', [
         {'name': 'checksum', 'replicant.mysql.mysql_checksum': dict(
@@ -230,12 +231,16 @@ def test_check_mode_changes_nothing(hard, tmp_path):
         {'name': 'cnf', 'replicant.mysql.mysql_cnf': dict(path=cnf_path, options={'read_only': True}, apply=True)},
         {'name': 'stop', 'replicant.mysql.mysql_server': dict(
             defaults_file=h['hard2']['replicant_defaults_file'], state='stopped')},
+        {'name': 'outfile', 'replicant.mysql.mysql_query': dict(
+            query=["SELECT 1 INTO OUTFILE '%s'" % outfile, 'SELECT GET_LOCK("hard", 1)', 'SELECT 2 AS two'])},
     ], check=True)
     assert not run.failed, run.output
     assert snapshot(hard, [cnf_path]) == before
     checksum = run.result('checksum', 'hard2')
     assert checksum['match'] is None and checksum['would_compare'] is not None and 'would read-lock' in checksum['msg']
     assert run.result('lock', 'hard2')['changed'] and run.result('account', 'hard2')['changed']
+    query = run.result('outfile', 'hard2')
+    assert query['changed'] and query['executed'] == ['SELECT 2 AS two'] and not os.path.exists(outfile), query
     assert not_locked(hard)
 
 
