@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Render the Markdown guides in docs/ as the RST extra docs antsibull-docs reads (docs/docsite/rst/).
 
     python scripts/docs_rst.py          # (re)write docs/docsite/rst/*.rst and docs/docsite/extra-docs.yml
@@ -35,7 +34,7 @@ def render(name):
     with open(os.path.join(DOCS, name + '.md')) as handle:
         markdown = handle.read()
     rst = pypandoc.convert_text(markdown, 'rst', format='gfm-gfm_auto_identifiers', extra_args=['--wrap=preserve'])
-    guides = {g for _, names in SECTIONS for g in names}
+    guides = {g for section in SECTIONS for g in section[1]}
 
     def link(match):
         text, target = match.group(1), match.group(2)
@@ -61,7 +60,7 @@ def extra_docs():
 
 
 def wanted():
-    files = {os.path.join(RST, name + '.rst'): render(name) for _, names in SECTIONS for name in names}
+    files = {os.path.join(RST, name + '.rst'): render(name) for section in SECTIONS for name in section[1]}
     files[os.path.join(DOCS, 'docsite', 'extra-docs.yml')] = extra_docs()
     return files
 

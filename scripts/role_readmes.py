@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write roles/<role>/README.md from the role's meta/argument_specs.yml and meta/main.yml.
 
     python scripts/role_readmes.py          # rewrite every role's README.md
@@ -77,8 +76,8 @@ def options_table(options, prefix=''):
     rows = []
     for name in sorted(options):
         spec = options[name] or {}
-        rows.append('| `%s%s` | %s | %s | %s |' % (prefix, name, cell(type_of(spec)), cell(default_of(spec)),
-                                                  cell(' '.join(paragraphs(spec.get('description'))))))
+        meaning = cell(' '.join(paragraphs(spec.get('description'))))
+        rows.append('| `%s%s` | %s | %s | %s |' % (prefix, name, cell(type_of(spec)), cell(default_of(spec)), meaning))
         if spec.get('options'):
             rows.extend(options_table(spec['options'], prefix='%s%s.' % (prefix, name)))
     return rows

@@ -95,7 +95,7 @@ def play(monkeypatch, lab, collections, plays):
 
 
 def test_one_module_defaults_block_serves_both_collections(monkeypatch, pub_lab, collections_paths):
-    both, _ = collections_paths
+    both = collections_paths[0]
     master = {
         'name': 'master', 'hosts': 'pub1', 'gather_facts': False,
         'module_defaults': {'group/replicant.mysql.mysql': SHARED},
@@ -143,7 +143,7 @@ def test_one_module_defaults_block_serves_both_collections(monkeypatch, pub_lab,
 
 
 def test_read_timeout_goes_to_replicant_modules_by_name(monkeypatch, pub_lab, collections_paths):
-    both, _ = collections_paths
+    both = collections_paths[0]
     shared_with_timeout = dict(SHARED, read_timeout=30)
     plays = [
         {'name': 'read_timeout in the shared block', 'hosts': 'pub1', 'gather_facts': False,
@@ -164,7 +164,7 @@ def test_read_timeout_goes_to_replicant_modules_by_name(monkeypatch, pub_lab, co
 
 
 def test_the_group_works_without_community_mysql(monkeypatch, pub_lab, collections_paths):
-    _, alone = collections_paths
+    alone = collections_paths[1]
     plays = [{'name': 'alone', 'hosts': 'pub1', 'gather_facts': False,
               'module_defaults': {'group/replicant.mysql.mysql': SHARED},
               'tasks': [{'name': 'master position', 'replicant.mysql.mysql_master_pos': {}}]}]

@@ -95,6 +95,7 @@ def test_changelog_lints(publish_bin):
         changelog = yaml.safe_load(handle)
     with open(os.path.join(REPO, 'galaxy.yml')) as handle:
         version = yaml.safe_load(handle)['version']
+
     def key(v):
         return tuple(int(p) for p in v.split('-')[0].split('.'))
     released = sorted((changelog.get('releases') or {}).keys(), key=key)

@@ -64,21 +64,21 @@ class FakeServer:
         self.statements = []          # (statement, args) in order
         self.closed = False
 
-    def sql(self, statement, args=None, **_):
+    def sql(self, statement, args=None, **kwargs):  # pylint: disable=unused-argument
         self.statements.append((statement, args))
         for prefix, rows in self.rows.items():
             if statement.startswith(prefix):
                 return [dict(row) for row in rows]
         return []
 
-    def value(self, statement, args=None, **_):
+    def value(self, statement, args=None, **kwargs):  # pylint: disable=unused-argument
         self.statements.append((statement, args))
         for part, value in self.values.items():
             if part in statement:
                 return value
         return None
 
-    def one(self, statement, args=None, **_):
+    def one(self, statement, args=None, **kwargs):  # pylint: disable=unused-argument
         rows = self.sql(statement, args)
         return rows[0] if rows else None
 
@@ -86,4 +86,4 @@ class FakeServer:
         self.closed = True
 
     def ran(self):
-        return [statement for statement, _ in self.statements]
+        return [entry[0] for entry in self.statements]

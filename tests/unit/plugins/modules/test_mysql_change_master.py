@@ -28,23 +28,23 @@ def test_primary_names_and_replica_pos_mean_master_names_and_slave_pos():
 
 
 def test_disabled_means_no():
-    _, change = run(dict(master_host='db1', master_use_gtid='disabled'))
+    change = run(dict(master_host='db1', master_use_gtid='disabled'))[1]
     assert change.call_args.args[1]['master_use_gtid'] == 'no'
 
 
 def test_own_names_pass_through_unchanged():
-    _, change = run(dict(master_host='db1', master_use_gtid='current_pos', start=False, master_gtid_executed='0-1-5'))
+    change = run(dict(master_host='db1', master_use_gtid='current_pos', start=False, master_gtid_executed='0-1-5'))[1]
     assert change.call_args.args[1]['master_use_gtid'] == 'current_pos'
     assert change.call_args.kwargs['start'] is False and change.call_args.kwargs['master_gtid_executed'] == '0-1-5'
 
 
 def test_check_mode_is_passed_down():
-    _, change = run(dict(master_host='db1'), check_mode=True)
+    change = run(dict(master_host='db1'), check_mode=True)[1]
     assert change.call_args.kwargs['check_mode'] is True
 
 
 def test_the_password_never_appears_in_the_result():
-    out, _ = run(dict(master_host='db1', primary_password='very-secret-pw'))
+    out = run(dict(master_host='db1', primary_password='very-secret-pw'))[0]
     assert 'very-secret-pw' not in str(out)
 
 
