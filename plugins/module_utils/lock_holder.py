@@ -25,6 +25,7 @@ import fcntl
 import hashlib
 import json
 import os
+import select
 import signal
 import stat
 import time
@@ -300,13 +301,22 @@ def hold(make_server, state_file, timeout, lock_wait_timeout=10, ready_timeout=6
     os.close(write_fd)
     os.waitpid(pid, 0)
     chunks = []
-    deadline = time.time() + ready_timeout
-    with os.fdopen(read_fd, 'rb') as pipe:
-        while time.time() < deadline:
-            chunk = pipe.read(65536)
+    # the holder reports within its connect timeout plus lock_wait_timeout; wait that long and a margin
+    wait = max(ready_timeout, lock_wait_timeout + 40)
+    deadline = time.time() + wait
+    try:
+        while True:
+            left = deadline - time.time()
+            if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+                raise LockError('the lock holder did not report within %ds; if it takes the lock later, it '
+                                'releases it by itself (lease or timeout), or with state=unlocked'
+                                % wait)
+            chunk = os.read(read_fd, 65536)
             if not chunk:
                 break
             chunks.append(chunk)
+    finally:
+        os.close(read_fd)
     try:
         report = json.loads(b''.join(chunks).decode('utf-8'))
     except ValueError:
