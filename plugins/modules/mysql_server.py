@@ -19,6 +19,8 @@ description:
     until the process has gone.
   - Starting refuses an address and port already used by another process, and reports the last lines
     of the server's error log when it does not come up.
+  - Starting also refuses an O(defaults_file) that belongs to a user other than root, the running user
+    or O(run_as), or that others can write: its options decide what the server runs.
   - Direct control never trusts the pid file alone. The process it names must also be this server, a
     C(mariadbd)/C(mysqld) (or O(binary)) whose command line names this O(defaults_file) or the server's
     datadir. A stale pid file (its process is gone or is another program) counts as a stopped server; it
@@ -42,7 +44,7 @@ options:
     description: Server binary for direct control; by default C(mariadbd), else C(mysqld), from the PATH or C(/usr/sbin).
     type: path
   run_as:
-    description: System user the server runs as when started by root.
+    description: System user the server runs as when started by root (a user name).
     type: str
     default: mysql
   timeout:
@@ -99,9 +101,36 @@ actions:
   sample: [stop, start]
 '''
 
+import os
+import pwd
+import re
+import stat
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import Instance, LifecycleError
+
+
+def unsafe_defaults_file(path, run_as):
+    """Why the server must not be started from ``path`` (a sentence), or None.
+
+    Its options (init_file, plugin_dir, user, ...) decide what the server runs as root starts it: the file
+    must belong to root, the running user or the server's user, and be writable by nobody else.
+    """
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # reported by Instance
+    allowed = {0, os.geteuid()}
+    try:
+        allowed.add(pwd.getpwnam(run_as).pw_uid)
+    except KeyError:
+        pass
+    if info.st_uid not in allowed:
+        return 'it belongs to uid %d, neither root nor the server user %s' % (info.st_uid, run_as)
+    if info.st_mode & 0o022:
+        return 'other users can write it (mode %04o)' % stat.S_IMODE(info.st_mode)
+    return None
 
 
 def plan(state, running):
@@ -134,6 +163,13 @@ def main():
                                      any(c in p['service'] for c in '\0\n/ ')):
         module.fail_json(msg='service must be a unit name (no leading -, no /, space, newline or NUL), not %r; '
                          'nothing was done' % (p['service'],))
+    if not re.match(r'^[a-z_][a-z0-9_.-]{0,31}$', p['run_as'] or ''):
+        module.fail_json(msg='run_as must be a system user name, not %r; nothing was done' % (p['run_as'],))
+    if p['defaults_file'] and p['state'] != 'stopped':
+        unsafe = unsafe_defaults_file(p['defaults_file'], p['run_as'])
+        if unsafe:
+            module.fail_json(msg='refusing to start a server from %s: %s (its options decide what the server '
+                             'runs); fix its owner and mode. Nothing was done' % (p['defaults_file'], unsafe))
     if p['service']:
         was = module.run_command(['systemctl', 'is-active', '--quiet', p['service']])[0] == 0
         actions = plan(p['state'], was)

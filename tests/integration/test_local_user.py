@@ -210,3 +210,18 @@ def test_no_password_is_readable_by_another_user(lab, evil):
     finally:
         run_tasks(lab.inventory, 'hard1', [
             {'name': 'unlock', 'replicant.mysql.mysql_flush_lock': dict(state='unlocked')}])
+
+
+def test_a_server_is_not_started_from_an_option_file_another_user_can_change(lab, evil, evil_dir):
+    own = lab.hosts()['hard2']['replicant_defaults_file']
+    planted = os.path.join(evil_dir, 'my.cnf')
+    shutil.copy(own, planted)
+    os.chown(planted, evil.pw_uid, evil.pw_gid)
+    run = run_tasks(lab.inventory, 'hard2', [
+        {'name': 'start', 'replicant.mysql.mysql_server': dict(defaults_file=planted, state='restarted'),
+         'ignore_errors': True}])
+    result = run.result('start', 'hard2')
+    assert result['failed'] and 'refusing to start a server from %s' % planted in result['msg'], result
+    assert 'belongs to uid %d' % evil.pw_uid in result['msg']
+    with lab.server('hard2') as s:  # still the same, running server
+        assert s.value('SELECT 1') == 1
