@@ -151,7 +151,8 @@ def run(module, server):
                 continue
         rows = server.sql(statement, args if '%' in statement else None)
         results.append([{k: jsonable(v) for k, v in row.items()} for row in rows])
-        counts.append(len(rows) if reads else max(0, int(server.value('SELECT ROW_COUNT()') or 0)))
+        # rows returned (a read, or a statement with a result such as SELECT ... FOR UPDATE), else rows changed
+        counts.append(len(rows) if reads or rows else max(0, int(server.value('SELECT ROW_COUNT()') or 0)))
         executed.append(mask_statement(statement))
     return dict(changed=changed, query_result=results, executed=executed, executed_queries=list(executed),
                 rowcount=counts)

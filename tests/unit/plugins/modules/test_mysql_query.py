@@ -68,3 +68,10 @@ def test_password_literals_are_masked_in_executed():
     server = FakeServer(values={'ROW_COUNT': 0})
     result = run_module(mysql_query, dict(query="CREATE USER 'u'@'%' IDENTIFIED BY 's3cret-pw'"), server=server)
     assert 's3cret-pw' not in str(result['executed']) and 's3cret-pw' not in str(result['executed_queries'])
+
+
+def test_a_changing_statement_with_a_result_counts_its_rows():
+    server = FakeServer(rows={'SELECT': [{'id': 1}, {'id': 2}]}, values={'ROW_COUNT': -1})
+    result = run_module(mysql_query, dict(query='SELECT id FROM t FOR UPDATE'), server=server)
+    assert result['changed'] is True and result['rowcount'] == [2]
+    assert 'SELECT ROW_COUNT()' not in server.ran()
