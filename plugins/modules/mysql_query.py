@@ -95,8 +95,8 @@ executed_queries:
   elements: str
 rowcount:
   description:
-    - For each statement of O(query), in order, the number of rows it returned (statements that read) or changed
-      (the others); 0 for a statement check mode did not run.
+    - For each statement of O(query), in order, the number of rows it returned (statements that read, and others
+      with a result) or changed (the others); 0 for a statement check mode did not run.
   returned: always
   type: list
   elements: int
