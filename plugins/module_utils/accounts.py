@@ -12,6 +12,8 @@ import re
 
 from ansible_collections.replicant.mysql.plugins.module_utils.dialect import check_account, sql
 
+MYSQL_MAX_USER_LENGTH = 32
+
 
 def _granted(server, user, host):
     """Global privileges of an account, upper case, from SHOW GRANTS."""
@@ -37,9 +39,12 @@ def ensure_replication_user(server, user, host, password, monitoring=False, chec
                              'lets anybody replicate the whole installation)')
         if '\0' in password:
             raise ValueError('the password must not contain a NUL character')
+        flavor = server.flavor
+        if flavor.is_mysql and len(user) > MYSQL_MAX_USER_LENGTH:
+            raise ValueError('the account user name is %d characters long; %s allows at most %d'
+                             % (len(user), flavor, MYSQL_MAX_USER_LENGTH))
     except ValueError as exc:
         raise ValueError('%s: %s; nothing was changed' % (server, exc))
-    flavor = server.flavor
     quote = server.quote
     wanted = [p.strip() for p in sql(flavor, 'replication_privileges').split(',')]
     if monitoring:

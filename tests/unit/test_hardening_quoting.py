@@ -119,3 +119,49 @@ def test_variable_names_are_checked():
     from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
     with pytest.raises(ServerError, match='invalid server variable name'):
         Server(unix_socket='/nonexistent').variable('version, (SELECT 1)')
+
+
+class RecordingServer:
+    """Stands in for a Server: records every statement; none may run for a bad account."""
+
+    def __init__(self, flavor):
+        self.flavor = flavor
+        self.statements = []
+
+    def __str__(self):
+        return 'db1 (/run/mysqld/mysqld.sock) as admin'
+
+    def quote(self, value):
+        return quote_string(value)
+
+    def sql(self, statement, args=None, secrets=()):
+        self.statements.append(statement)
+        return []
+
+    def value(self, statement, args=None, secrets=()):
+        self.statements.append(statement)
+        return None
+
+
+@pytest.mark.parametrize('flavor, user, password, fragment', [
+    (MARIADB, 'repl', '', 'non-empty password'),
+    (MARIADB, 'repl', 'a\0b', 'NUL'),
+    (MARIADB, '', 'pw', 'must not be empty'),
+    (MYSQL, 'u' * 33, 'pw', 'MySQL 8.0.36 allows at most 32'),
+])
+def test_a_bad_replication_account_runs_nothing_and_names_the_server(flavor, user, password, fragment):
+    from ansible_collections.replicant.mysql.plugins.module_utils.accounts import ensure_replication_user
+    server = RecordingServer(flavor)
+    with pytest.raises(ValueError) as failure:
+        ensure_replication_user(server, user, '%', password)
+    assert fragment in str(failure.value) and str(failure.value).startswith('db1 (/run/mysqld/mysqld.sock)')
+    assert 'nothing was changed' in str(failure.value) and server.statements == []
+
+
+def test_a_hostile_account_is_quoted_in_every_statement():
+    from ansible_collections.replicant.mysql.plugins.module_utils.accounts import ensure_replication_user
+    server = RecordingServer(MARIADB)
+    changed, shown = ensure_replication_user(server, "x'#", '%', "p'w")
+    assert changed and "x\\'#" in shown[0] and "p'w" not in ' '.join(shown)
+    assert server.statements[0] == "SELECT COUNT(*) AS n FROM mysql.user WHERE User = 'x\\'#' AND Host = '%'"
+    assert "CREATE USER 'x\\'#'@'%' IDENTIFIED BY 'p\\'w'" in server.statements
