@@ -20,7 +20,7 @@ description:
   - Starting refuses an address and port already used by another process, and reports the last lines
     of the server's error log when it does not come up.
   - Starting also refuses an O(defaults_file) that belongs to a user other than root, the running user
-    or O(run_as), or that others can write: its options decide what the server runs.
+    or O(run_as), or that others can write, because its options decide what the server runs.
   - Direct control never trusts the pid file alone. The process it names must also be this server, a
     C(mariadbd)/C(mysqld) (or O(binary)) whose command line names this O(defaults_file) or the server's
     datadir. A stale pid file (its process is gone or is another program) counts as a stopped server; it
