@@ -42,6 +42,7 @@ import pymysql  # noqa: E402
 import yaml  # noqa: E402
 
 from ansible_collections.replicant.mysql.plugins.module_utils import switchover as sw  # noqa: E402
+from ansible_collections.replicant.mysql.plugins.module_utils.instance import instance_from_spec  # noqa: E402
 
 BASE_ADDRESS = '127.0.2.31'
 NAMES = ['lab1', 'lab2', 'lab3']
@@ -93,7 +94,7 @@ class Lab:
 
     def nodes(self):
         c = self.common
-        return [sw.node_from_spec(dict(name=n, host=self.hosts[n]['replicant_host'], port=self.hosts[n]['replicant_port'],
+        return [instance_from_spec(dict(name=n, host=self.hosts[n]['replicant_host'], port=self.hosts[n]['replicant_port'],
                                        login_unix_socket=self.hosts[n]['replicant_login_unix_socket'],
                                        login_user=c['replicant_login_user'], login_password=c['replicant_login_password'],
                                        repl_user=c['replicant_repl_user'], repl_password=c['replicant_repl_password']))

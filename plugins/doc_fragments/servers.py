@@ -4,70 +4,23 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The O(servers) option of the modules that talk to every server of an installation at once."""
+    """The O(servers) option of the modules that talk to every server of an installation at once.
 
-    # mysql_switchover, mysql_failover
-    PROMOTION = r'''
+    Paired with ``instance.SERVERS_OPTION`` (the argument spec) and ``instance.instance_from_spec`` (its meaning);
+    the filter ``replicant.mysql.installation`` builds it from the inventory.
+    """
+
+    DOCUMENTATION = r'''
 options:
   servers:
     description:
-      - Every server of the installation, the (current or failed) master included. The module's own O(login_user),
-        O(login_password), ... and O(repl_user), O(repl_password) apply to the entries that leave them out.
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      name:
-        description: Name of the server (its inventory name).
-        type: str
-        required: true
-      host:
-        description: Address other servers replicate from (C(replicant_host)).
-        type: str
-        required: true
-      port:
-        description: Port other servers replicate from (C(replicant_port)).
-        type: int
-        default: 3306
-      login_host:
-        description: Address the module connects to; unset uses O(servers[].login_unix_socket).
-        type: str
-      login_port:
-        description: Port the module connects to.
-        type: int
-      login_user:
-        description: Administrative account.
-        type: str
-      login_password:
-        description: Password of O(servers[].login_user).
-        type: str
-      login_unix_socket:
-        description: Socket of a server on the host the module runs on.
-        type: str
-      repl_user:
-        description: Replication account that replicas of this server use.
-        type: str
-      repl_password:
-        description: Password of O(servers[].repl_user).
-        type: str
-      promotion:
-        description: C(preferred) servers are elected first; C(excluded) ones are never promoted.
-        type: str
-        choices: [preferred, neutral, excluded]
-        default: neutral
-'''
-
-    # mysql_topology_info, mysql_relocate
-    TOPOLOGY = r'''
-options:
-  servers:
-    description:
-      - The servers of the inventory. Each is reached at O(servers[].login_unix_socket), else at
-        O(servers[].login_host)/O(servers[].login_port), else at its replication address
-        O(servers[].host)/O(servers[].port).
-      - The module's own O(login_user), O(login_password), O(config_file), timeouts and TLS
-        options apply to every server that does not set its own; the module's O(login_host),
-        O(login_port) and O(login_unix_socket) are not used.
+      - The servers of one installation (see the filter P(replicant.mysql.installation#filter), which builds this
+        list from the inventory: C(servers: "{{ installation.servers }}")).
+      - Each is reached at O(servers[].login_unix_socket), else at O(servers[].login_host)/O(servers[].login_port),
+        else at its replication address O(servers[].host)/O(servers[].port).
+      - The module's own O(login_user), O(login_password), O(config_file), timeouts and TLS options, and
+        O(repl_user)/O(repl_password) where the module has them, apply to every server that does not set its own;
+        the module's O(login_host), O(login_port) and O(login_unix_socket) are not used for these servers.
     type: list
     elements: dict
     required: true
@@ -77,7 +30,9 @@ options:
         type: str
         required: true
       host:
-        description: The address other servers replicate from (C(replicant_host)).
+        description:
+          - The address other servers replicate from (C(replicant_host)).
+          - Required by the promotion modules, which point replicas at it.
         type: str
       port:
         description: Its port (C(replicant_port)). Defaults to O(servers[].login_port), else 3306.
@@ -86,9 +41,17 @@ options:
         description: The inventory name of the master the inventory declares for it (C(replicant_master)).
         type: str
       role:
-        description: The inventory group it is in; C(master) declares it the (one writable) master.
+        description: Its place in the inventory (group C(mysql_master), C(mysql_replicas), C(mysql_spares)).
         type: str
         choices: [master, replica, spare]
+      installation:
+        description: The installation it belongs to (C(replicant_installation)); informational.
+        type: str
+      promotion:
+        description: C(preferred) servers are elected first; C(excluded) ones are never promoted (C(replicant_promotion)).
+        type: str
+        choices: [preferred, neutral, excluded]
+        default: neutral
       login_host:
         description: Address to connect to, when not O(servers[].host).
         type: str
@@ -103,5 +66,11 @@ options:
         type: str
       login_password:
         description: Password of O(servers[].login_user); defaults to O(login_password).
+        type: str
+      repl_user:
+        description: Replication account that replicas of this server use; defaults to O(repl_user) where the module has it.
+        type: str
+      repl_password:
+        description: Password of O(servers[].repl_user).
         type: str
 '''

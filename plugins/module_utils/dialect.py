@@ -441,8 +441,9 @@ STATEMENTS = [Statement(*row) for row in [
     # MariaDB always has GTIDs; MySQL only with gtid_mode = ON
     ('gtid_enabled', MYSQL, _ANY, "SELECT @@GLOBAL.gtid_mode = 'ON' AS enabled"),
     ('gtid_enabled', MARIADB, _ANY, 'SELECT 1 AS enabled'),
-    # a former MariaDB master's gtid_slave_pos is stale: start from what its binlog has
-    ('gtid_slave_pos_from_binlog', MARIADB, _ANY, 'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos'),
+    # a former MariaDB master's gtid_slave_pos is stale: start from all it has executed (its binlog's and, for a
+    # server whose binlog lacks what it replicated or was cloned with, its gtid_slave_pos: gtid_current_pos)
+    ('gtid_slave_pos_from_binlog', MARIADB, _ANY, 'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos'),
 ]]
 
 

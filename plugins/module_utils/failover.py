@@ -16,12 +16,13 @@ __metaclass__ = type
 import time
 
 from ansible_collections.replicant.mysql.plugins.module_utils import replication
-from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, can_replicate_from, reasons_text
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
-from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
-from ansible_collections.replicant.mysql.plugins.module_utils.switchover import (
-    Journal, PromotionError, connect_all, describe, kill_clients, point_at, replica_facts, run_parallel,
+from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
+    Journal, PromotionError, connect_all, describe, kill_clients, point_at, read_all, run_parallel,
     thread_problem, validate_force, verify_replicating)
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 FAILOVER_CHECKS = (
     'split_brain',          # the old master, if reachable, does not accept writes
@@ -52,9 +53,17 @@ def _position(status, read=False):
     return pos.index, pos.pos
 
 
-def elect(pool, sets, read=False):
-    """The candidate among ``pool``: never excluded, preferred first, then the most transactions and coordinates."""
-    eligible = [n for n in pool if n.promotion != 'excluded' and n.facts['log_bin'] and n.facts['log_replica_updates']]
+def binlog_problem(candidate, follower=None):
+    """Why ``follower`` (default: any replica) could not replicate from ``candidate``'s binlog ('' when it could)."""
+    return reasons_text(can_replicate_from(follower or Instance('its replicas'), candidate), ('binlog',))
+
+
+def elect(pool, sets, read=False, old=None):
+    """The candidate among ``pool``: never excluded, preferred first, then the most transactions and coordinates.
+
+    Eligible: not excluded, and its binlog can feed the others (``old``, the failed master, stands for them).
+    """
+    eligible = [n for n in pool if n.promotion != 'excluded' and not binlog_problem(n, old)]
     preferred = [n for n in eligible if n.promotion == 'preferred']
     choices = preferred or eligible
     if not choices:
@@ -107,9 +116,10 @@ def catch_up(candidate, donors, sets, journal, timeout):
         missing = sets[donor.name].difference(sets[candidate.name])
         if not missing:
             continue
-        if not (donor.facts['log_bin'] and donor.facts['log_replica_updates']):
-            raise PromotionError('%s lacks %s, which only %s has, and %s has no binlog with them (log_slave_updates '
-                                 'off): cannot catch up' % (candidate.name, missing, donor.name, donor.name))
+        problem = binlog_problem(donor, candidate)
+        if problem:
+            raise PromotionError('%s lacks %s, which only %s has, and cannot catch up: %s'
+                                 % (candidate.name, missing, donor.name, problem))
         journal.step(candidate.name, 'catching up from %s (missing %s)' % (donor.name, missing))
         point_at(candidate.server, donor.follow(flavor, gtid=True))
         replication.wait_for_pos(candidate.server, gtid=str(sets[donor.name]), timeout=timeout)
@@ -161,7 +171,7 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
         raise PromotionError('failover failed: %s; %s' % (exc, state), result)
     finally:
         for node in nodes:
-            node.server.close()
+            node.close()
 
 
 def _failover(nodes, old, candidate, check_mode, o, force, journal, result):
@@ -177,9 +187,7 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result):
     replicas = [n for n in nodes if n is not old]
     for node in replicas:
         journal.check('reachable', node.name, not node.error, node.error or 'reachable', force)
-    live = [n for n in replicas if not n.error]
-    for node in live:
-        replica_facts(node)
+    live = read_all(replicas)
     usable = []
     for node in live:
         status = node.facts['status']
@@ -192,7 +200,7 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result):
         journal.check('gtid', node.name, node.facts['gtid_enabled'],
                       'GTIDs enabled' if node.facts['gtid_enabled'] else 'no GTIDs: a failover needs them', force)
     sets = {n.name: predicted_set(n) for n in usable}
-    chosen = _choose(usable, candidate, sets, journal, force, master, read=True)
+    chosen = _choose(usable, candidate, sets, journal, force, old, read=True)
     _diverged(usable, sets, journal, force)
     result['new_master'] = chosen.name if chosen else None
     result['forced_checks'] = journal.forced()
@@ -214,11 +222,10 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result):
         killed = kill_clients(old.server, {old.server.connection_id})
         journal.step(master, 'fenced: read_only on, %d client connection(s) killed' % len(killed))
     result['relay_log_notes'] = apply_relay_logs(usable, journal, o['relay_log_timeout'], o['stall_timeout'])
-    for node in usable:
-        replica_facts(node)
+    read_all(usable)
     sets = {n.name: n.facts['gtid'] for n in usable}
     if not candidate:
-        chosen = elect(usable, sets)
+        chosen = elect(usable, sets, old=old)
         others = [n for n in usable if n is not chosen]
         result['new_master'] = chosen.name
         result['topology']['master'] = chosen.name
@@ -246,14 +253,15 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result):
     return result
 
 
-def _choose(usable, candidate, sets, journal, force, master, read):
+def _choose(usable, candidate, sets, journal, force, old, read):
+    master = old.name
     if candidate:
         chosen = next((n for n in usable if n.name == candidate), None)
         if chosen is None:
             journal.check('candidate_eligible', candidate, False, 'not reachable or not replicating', force)
             return None
     else:
-        chosen = elect(usable, sets, read)
+        chosen = elect(usable, sets, read, old=old)
         if chosen is None:
             journal.check('candidate_eligible', master, False, 'no replica can be promoted (every one is excluded, '
                           'unreachable, broken or without log_bin and log_slave_updates)', force)
@@ -261,20 +269,18 @@ def _choose(usable, candidate, sets, journal, force, master, read):
     journal.check('candidate_eligible', chosen.name, chosen.promotion != 'excluded',
                   'marked excluded from promotion' if chosen.promotion == 'excluded' else
                   'elected (%s, %s)' % (chosen.promotion, sets[chosen.name]), force)
-    facts = chosen.facts
-    journal.check('candidate_binlog', chosen.name, facts['log_bin'] and facts['log_replica_updates'],
-                  'log_bin %s, log_slave_updates %s' % ('ON' if facts['log_bin'] else 'OFF',
-                                                        'ON' if facts['log_replica_updates'] else 'OFF'), force)
+    problem = binlog_problem(chosen, old)
+    journal.check('candidate_binlog', chosen.name, not problem, problem or 'log_bin ON, log_slave_updates ON', force)
     return chosen
 
 
 def _diverged(usable, sets, journal, force):
     for i, node in enumerate(usable):
         for other in usable[i + 1:]:
-            domains = getattr(sets[node.name], 'conflicts', lambda x: [])(sets[other.name])
-            if domains:
-                journal.check('diverged', node.name, False, 'its history differs from %s\'s in GTID domains %s'
-                              % (other.name, ', '.join(str(d) for d in domains)), force)
+            for kind, domains in divergence(sets[node.name], sets[other.name]):
+                if kind == 'diverged':
+                    journal.check('diverged', node.name, False, 'its history differs from %s\'s in GTID domains %s'
+                                  % (other.name, domains), force)
 
 
 def _plan(old, chosen, usable, donors):

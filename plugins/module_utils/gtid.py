@@ -335,3 +335,16 @@ def errant(replica_set, master_set):
     diverged histories that a difference of positions cannot show.
     """
     return replica_set.difference(master_set)
+
+
+def divergence(replica_set, source_set):
+    """[(kind, detail)] of what keeps a replica from following a source: 'errant' with the transactions
+    the source lacks, 'diverged' with the GTID domains whose histories differ (MariaDB); empty when none."""
+    found = []
+    extra = errant(replica_set, source_set)
+    if extra:
+        found.append(('errant', str(extra)))
+    domains = getattr(replica_set, 'conflicts', lambda other: [])(source_set)
+    if domains:
+        found.append(('diverged', ', '.join(str(d) for d in domains)))
+    return found

@@ -12,6 +12,7 @@ __metaclass__ = type
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.instance import can_replicate_from
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 
@@ -40,24 +41,23 @@ def check_move(topology, replica, new_master):
     target = _known(topology, new_master, 'new master')
     if not node.status:
         raise ValueError('%s is not a replica: there is nothing to re-direct' % replica)
-    if new_master == replica:
-        raise ValueError('%s cannot replicate from itself' % replica)
     if new_master in topology.descendants(replica):
         raise ValueError('%s replicates (indirectly) from %s: moving %s under it would make a cycle'
                          % (new_master, replica, replica))
-    if not target.facts['log_bin']:
-        raise ValueError('%s has no binary log: replicas cannot read from it' % new_master)
-    if target.status and not target.facts['log_slave_updates']:
-        raise ValueError('%s is a replica without log_slave_updates: what it replicates would not reach %s'
-                         % (new_master, replica))
     if gtid_mode(node.status) is None:
         raise ValueError('%s replicates by binlog position; re-direct it by GTID: switch it to GTID first '
                          '(mysql_change_master master_use_gtid=slave_pos, or master_auto_position=true on MySQL)'
                          % replica)
+    reasons = ['%s %s' % (replica, m) for k, m in can_replicate_from(node, target)
+               if k not in ('errant', 'diverged') or not (target.status or node.gtid_errant)]
+    # The new master may still be behind what the replica has: the move waits for it (``move``). What
+    # it lacks for good are transactions its own master lacks too: errant on one of them.
     if node.gtid_errant:
-        raise ValueError('%s has errant transactions (%s): it would diverge from %s' % (replica, node.gtid_errant, new_master))
+        reasons.append('%s has errant transactions (%s): it would diverge from %s' % (replica, node.gtid_errant, new_master))
     if target.gtid_errant:
-        raise ValueError('%s has errant transactions (%s) that %s would receive' % (new_master, target.gtid_errant, replica))
+        reasons.append('%s has errant transactions (%s) that %s would receive' % (new_master, target.gtid_errant, replica))
+    if reasons:
+        raise ValueError('; '.join(reasons))
 
 
 def plan(topology, replica=None, new_master=None, up=False, replicas_of=None):
@@ -92,7 +92,7 @@ def move(topology, replica, new_master, master_user=None, master_password=None, 
     options.update(gtid_mode(node.status))
     done = dict(replica=replica, old_master=node.master, new_master=new_master, changed=True,
                 summary='%s: %s -> %s' % (replica, node.master, new_master))
-    with node.server() as server, target.server() as new:
+    with node.server as server, target.server as new:
         if check_mode:
             done['statements'] = replication.change_master(server, options, check_mode=True)['statements']
             return done

@@ -10,7 +10,6 @@ __metaclass__ = type
 import time
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect
-from ansible_collections.replicant.mysql.plugins.module_utils.gtid import errant, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
@@ -20,18 +19,23 @@ def fetch_master_pos(server):
     """Where the server's own binary log is: file, pos, executed GTID set, identity, flavor."""
     flavor = server.flavor
     rows = server.run('show_master_status')
-    status = rows[0] if rows else {}
-    ident = server.one(dialect.sql(flavor, 'server_identity'))
+    return master_pos_from(flavor, rows[0] if rows else None, server.value(dialect.sql(flavor, 'gtid_executed')),
+                           server.one(dialect.sql(flavor, 'server_identity')))
+
+
+def master_pos_from(flavor, status, gtid_executed, ident=None):
+    """fetch_master_pos's result from a SHOW MASTER STATUS row (or None), the executed GTID set and the identity."""
+    status = status or {}
     result = dict(
         binlog_enabled=bool(status),
         file=status.get('File'),
         pos=int(status['Position']) if status else None,
-        gtid_executed=_clean_gtid(server.value(dialect.sql(flavor, 'gtid_executed'))),
-        server_id=int(ident['server_id']),
-        server_uuid=ident.get('server_uuid'),
+        gtid_executed=_clean_gtid(gtid_executed),
         flavor=flavor.name,
         version='.'.join(str(v) for v in flavor.version),
     )
+    if ident is not None:
+        result.update(server_id=int(ident['server_id']), server_uuid=ident.get('server_uuid'))
     result['position'] = str(Position(result['file'], result['pos'])) if status else None
     return result
 
@@ -160,25 +164,13 @@ USER_SCHEMAS = ("SELECT schema_name AS name FROM information_schema.schemata WHE
                 "('mysql', 'information_schema', 'performance_schema', 'sys')")
 
 
-def replica_conflicts(server, master_gtid):
-    """Why this server cannot simply replicate from a master whose executed GTID set is ``master_gtid``.
-
-    An empty list means it can: everything it has executed, the master has too.
+def replica_conflicts(server, master_gtid, master_host=None, master_port=None):
+    """[(kind, message)]: why this server cannot replicate from a master at ``master_host``:``master_port``
+    whose executed GTID set is ``master_gtid`` (None: not compared); empty when it can. The rule is the
+    model's (instance.can_replicate_from).
     """
-    flavor = server.flavor
-    own = parse_gtid(server.value(dialect.sql(flavor, 'gtid_current_pos')) or '', flavor.name)
-    master = parse_gtid(master_gtid or '', flavor.name)
-    problems = []
-    extra = errant(own, master)
-    if extra:
-        problems.append('it has transactions its master does not have (errant: %s)' % extra)
-    for domain in getattr(own, 'conflicts', lambda other: [])(master):
-        problems.append('its history in GTID domain %s differs from the master\'s (same sequence number, other server)' % domain)
-    if not own:
-        schemas = [row['name'] for row in server.sql(USER_SCHEMAS)]
-        if schemas and master:
-            problems.append('it holds data (%s) but no replication history from this master' % ', '.join(sorted(schemas)))
-    return problems
+    from ansible_collections.replicant.mysql.plugins.module_utils import instance  # the model sits above
+    return instance.conflicts_of(server, master_gtid, master_host, master_port)
 
 
 def change_master(server, options, channel='', start=True, check_mode=False, master_gtid_executed=None,
@@ -193,12 +185,13 @@ def change_master(server, options, channel='', start=True, check_mode=False, mas
     flavor = server.flavor
     status = replica_status(server, channel)
     differ = change_master_plan(status, options)
-    if master_gtid_executed is not None:
-        problems = replica_conflicts(server, master_gtid_executed)
-        if problems:
-            raise ServerError('%s cannot replicate from %s:%s: %s. Nothing was changed; rebuild it from its master '
-                              'with clone_slave (playbooks/clone_slave.yml)'
-                              % (server, options.get('master_host'), options.get('master_port'), '; '.join(problems)))
+    problems = replica_conflicts(server, master_gtid_executed, options.get('master_host'), options.get('master_port'))
+    if problems:
+        advice = ('point it at another server' if any(kind == 'itself' for kind, _m in problems) else
+                  'rebuild it from its master with clone_slave (playbooks/clone_slave.yml)')
+        raise ServerError('%s cannot replicate from %s:%s: %s. Nothing was changed; %s'
+                          % (server, options.get('master_host'), options.get('master_port'),
+                             '; '.join(m for _k, m in problems), advice))
     statements = []
     if differ:
         changes = {k: options[k] for k in differ}

@@ -3,9 +3,10 @@
 
 Usable without Ansible::
 
-    from ansible_collections.replicant.mysql.plugins.module_utils.switchover import Node, switchover
-    nodes = [Node('db1', Server(host='10.0.0.11', user='admin', password='pw'), '10.0.0.11', 3306,
-                  repl_user='repl', repl_password='pw'), ...]
+    from ansible_collections.replicant.mysql.plugins.module_utils.instance import instance_from_spec
+    from ansible_collections.replicant.mysql.plugins.module_utils.switchover import switchover
+    nodes = [instance_from_spec(dict(name='db1', host='10.0.0.11', login_user='admin', login_password='pw',
+                                     repl_user='repl', repl_password='pw')), ...]
     result = switchover(nodes, master='db1', candidate='db2')
 
 Everything that can refuse runs before anything changes (``prechecks``). The critical section
@@ -23,13 +24,17 @@ are pointed at the new master concurrently, and each is verified to replicate.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import threading
 import time
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
-from ansible_collections.replicant.mysql.plugins.module_utils.gtid import errant, parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.instance import (
+    DEFAULTS as INSTANCE_DEFAULTS, can_replicate_from, reasons_text)
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
-from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, Server, ServerError
+from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
+    Journal, PromotionError, advancement, connect_all, describe, kill_clients, point_at, read_all, replicates_from,
+    run_parallel, running_ok, thread_problem, validate_force, verify_replicating)
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 # The prechecks, in the order they run; each may be skipped by name with ``force``.
 CHECKS = (
@@ -44,264 +49,30 @@ CHECKS = (
     'errant_transactions',  # no replica has transactions the master lacks
     'long_transactions',    # no transaction on the master older than long_transaction seconds
 )
-PROMOTION_CHOICES = ('preferred', 'neutral', 'excluded')
-
-# Sessions that are no clients: replication threads and the server's own.
-SPARED_COMMANDS = ('binlog dump', 'binlog dump gtid', 'daemon', 'slave_io', 'slave_sql', 'slave_worker', 'connect',
-                   'killed')
-SPARED_USERS = ('system user', 'event_scheduler', 'unauthenticated user')
-PROCESSLIST = 'SELECT ID AS id, USER AS user, COMMAND AS command FROM information_schema.PROCESSLIST'
 LONG_TRANSACTIONS = ('SELECT trx_mysql_thread_id AS thread, TIMESTAMPDIFF(SECOND, trx_started, NOW()) AS seconds '
                      'FROM information_schema.INNODB_TRX WHERE trx_started < NOW() - INTERVAL %s SECOND')
-# SHOW SLAVE STATUS / SHOW MASTER STATUS columns that filter what is replicated or logged.
-REPLICA_FILTERS = ('Replicate_Do_DB', 'Replicate_Ignore_DB', 'Replicate_Do_Table', 'Replicate_Ignore_Table',
-                   'Replicate_Wild_Do_Table', 'Replicate_Wild_Ignore_Table', 'Replicate_Do_Domain_Ids',
-                   'Replicate_Ignore_Domain_Ids')
-BINLOG_FILTERS = ('Binlog_Do_DB', 'Binlog_Ignore_DB')
-
-
-class PromotionError(Exception):
-    """A refusal or a failure; ``result`` holds what was found and done up to then."""
-
-    def __init__(self, msg, result=None):
-        Exception.__init__(self, msg)
-        self.result = result or {}
-
-
-class Node:
-    """One server of the installation: its connection and the address other servers replicate from.
-
-    ``repl_user`` / ``repl_password``: the account a replica of this server connects with.
-    ``promotion``: 'preferred', 'neutral' or 'excluded' (never promoted).
-    """
-
-    def __init__(self, name, server, host, port=3306, repl_user=None, repl_password=None, promotion=None):
-        if promotion not in (None, '') + PROMOTION_CHOICES:
-            raise ValueError('%s: promotion must be one of %s, not %r' % (name, ', '.join(PROMOTION_CHOICES), promotion))
-        self.name = name
-        self.server = server
-        self.host = host
-        self.port = int(port or 3306)
-        self.repl_user = repl_user
-        self.repl_password = repl_password
-        self.promotion = promotion or 'neutral'
-        self.error = None       # why it could not be reached
-        self.facts = {}
-
-    def __repr__(self):
-        return 'Node(%r)' % self.name
-
-    def follow(self, replica_flavor, gtid=True, position=None):
-        """change_master options that make a replica (of ``replica_flavor``) replicate from this node."""
-        if not self.repl_user:
-            raise ValueError('%s: no replication account given (repl_user) for its replicas' % self.name)
-        options = dict(master_host=self.host, master_port=self.port, master_user=self.repl_user,
-                       master_password=self.repl_password)
-        options.update(dialect.follow_options(replica_flavor, gtid=gtid))
-        if not gtid:
-            options.update(master_log_file=position.file, master_log_pos=position.pos)
-        return options
-
-
-def node_from_spec(spec, defaults=None):
-    """A Node from a dict (the ``servers`` option of the modules): name, host, port, login_*, repl_*, promotion.
-
-    ``defaults`` supplies login_* / repl_* / connect_timeout values the entry leaves out.
-    """
-    merged = dict(defaults or {})
-    merged.update({k: v for k, v in spec.items() if v is not None})
-    if not merged.get('name'):
-        raise ValueError('every server needs a name: %r' % (spec,))
-    if not merged.get('host'):
-        raise ValueError('server %s: the replication address (host) is missing' % merged['name'])
-    server = Server(host=merged.get('login_host'), port=merged.get('login_port') or 3306, user=merged.get('login_user'),
-                    password=merged.get('login_password'), unix_socket=merged.get('login_unix_socket'),
-                    config_file=merged.get('config_file'), connect_timeout=merged.get('connect_timeout') or 10,
-                    read_timeout=merged.get('read_timeout'), ssl_ca=merged.get('ca_cert'),
-                    ssl_cert=merged.get('client_cert'), ssl_key=merged.get('client_key'),
-                    check_hostname=merged.get('check_hostname'), name=merged['name'])
-    return Node(merged['name'], server, merged['host'], merged.get('port') or 3306, merged.get('repl_user'),
-                merged.get('repl_password'), merged.get('promotion'))
-
-
-# -- bookkeeping -------------------------------------------------------------------------------
-class Journal:
-    """What was checked and done, with times (ms since the start); becomes part of the result."""
-
-    def __init__(self):
-        self.start = time.time()
-        self.steps = []
-        self.checks = []
-        self.lock = threading.Lock()
-
-    def ms(self):
-        return round((time.time() - self.start) * 1000, 1)
-
-    def step(self, host, action):
-        with self.lock:
-            self.steps.append(dict(ms=self.ms(), host=host, action=action))
-
-    def check(self, name, host, ok, message, force=()):
-        entry = dict(check=name, host=host, ok=bool(ok), message=message, forced=bool(not ok and name in force))
-        self.checks.append(entry)
-        return entry
-
-    def refusals(self):
-        return [c for c in self.checks if not c['ok'] and not c['forced']]
-
-    def forced(self):
-        return [c for c in self.checks if c['forced']]
-
-
-def describe(checks):
-    return '; '.join('%s: %s: %s' % (c['host'], c['check'], c['message']) for c in checks)
-
-
-def validate_force(force, known):
-    unknown = sorted(set(force or ()) - set(known))
-    if unknown:
-        raise ValueError('force names unknown checks %s; the checks are: %s' % (', '.join(unknown), ', '.join(known)))
-    return tuple(force or ())
-
-
-# -- facts ---------------------------------------------------------------------------------------
-def connect_all(nodes, journal=None):
-    """Open every connection (in parallel); a node that cannot be reached gets ``.error``."""
-    def connect(node):
-        try:
-            node.server.connect()
-            node.error = None
-        except ServerError as exc:
-            node.error = str(exc)
-    run_parallel(connect, nodes)
-    if journal:
-        journal.step('*', 'connected to %d of %d servers' % (len([n for n in nodes if not n.error]), len(nodes)))
-    return [n for n in nodes if n.error]
-
-
-def run_parallel(action, nodes):
-    """Run ``action(node)`` for every node in its own thread; return {name: exception or None}."""
-    outcome = {}
-
-    def run(node):
-        try:
-            action(node)
-            outcome[node.name] = None
-        except Exception as exc:  # reported per node by the caller
-            outcome[node.name] = exc
-    threads = [threading.Thread(target=run, args=(node,)) for node in nodes]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return outcome
-
-
-def replica_facts(node):
-    """The replica's status (normalised), filters, executed GTID set and binlog settings."""
-    server = node.server
-    rows = server.run('show_replica_status')
-    facts = dict(status=None, filters={})
-    if rows:
-        facts['status'] = dialect.normalize_replica_status(server.flavor, rows[0])
-        facts['filters'] = _filters(rows[0], REPLICA_FILTERS)
-    facts.update(_own_facts(server))
-    node.facts = facts
-    return facts
-
-
-def master_facts(node, long_transaction=None):
-    server = node.server
-    facts = _own_facts(server)
-    facts['master_pos'] = replication.fetch_master_pos(server)
-    rows = server.run('show_master_status')
-    facts['binlog_filters'] = _filters(rows[0], BINLOG_FILTERS) if rows else {}
-    facts['long_transactions'] = server.sql(LONG_TRANSACTIONS, (int(long_transaction),)) if long_transaction else []
-    facts['status'] = replication.replica_status(server)
-    node.facts = facts
-    return facts
-
-
-def _own_facts(server):
-    flavor = server.flavor
-    binlog = server.one(dialect.sql(flavor, 'binlog_settings'))
-    identity = server.one(dialect.sql(flavor, 'server_identity'))
-    master = server.run('show_master_status')
-    return dict(
-        flavor=flavor,
-        server_id=int(identity['server_id']),
-        gtid=parse_gtid(server.value(dialect.sql(flavor, 'gtid_current_pos')) or '', flavor.name),
-        gtid_enabled=bool(int(server.value(dialect.sql(flavor, 'gtid_enabled')) or 0)),
-        log_bin=bool(int(binlog['log_bin'] or 0)),
-        log_replica_updates=bool(int(binlog['log_replica_updates'] or 0)),
-        own_binlog_filters=_filters(master[0], BINLOG_FILTERS) if master else {},
-        read_only=replication.read_only_state(server),
-    )
-
-
-def _filters(row, columns):
-    lowered = {str(k).lower(): v for k, v in row.items()}
-    return {c: _clean(lowered.get(c.lower())) for c in columns if _clean(lowered.get(c.lower()))}
-
-
-def _clean(value):
-    if isinstance(value, bytes):
-        value = value.decode('utf-8', 'replace')
-    return ','.join(sorted(part.strip() for part in str(value or '').split(',') if part.strip()))
-
-
-def replicates_from(status, master):
-    """Whether a replica status points at ``master`` (by server_id when known, else by address)."""
-    if not status:
-        return False
-    master_id = master.facts.get('server_id')
-    if status.get('master_server_id') and master_id is not None:
-        return status['master_server_id'] == master_id
-    return (status.get('master_host'), status.get('master_port')) == (master.host, master.port)
-
-
-def running_ok(status):
-    return bool(status and status['io_running_ok'] and status['sql_running_ok']
-                and not status['last_io_errno'] and not status['last_sql_errno'])
-
-
-def thread_problem(status):
-    if not status:
-        return 'it is no replica'
-    parts = ['IO thread %s, SQL thread %s' % (status['io_running'], status['sql_running'])]
-    if status['last_io_errno']:
-        parts.append('IO error %s: %s' % (status['last_io_errno'], status['last_io_error']))
-    if status['last_sql_errno']:
-        parts.append('SQL error %s: %s' % (status['last_sql_errno'], status['last_sql_error']))
-    return '; '.join(parts)
-
-
-def advancement(node):
-    """Sort key of how far a replica has got: GTID transactions, then executed coordinates."""
-    status = node.facts.get('status') or {}
-    position = (-1, -1)
-    if status.get('relay_master_log_file'):
-        pos = Position(status['relay_master_log_file'], status['exec_master_log_pos'] or 0)
-        position = (pos.index, pos.pos)
-    return node.facts['gtid'].count(), position
+DEFAULTS = dict(force=(), max_lag=INSTANCE_DEFAULTS['max_lag'], long_transaction=10, lock_wait_timeout=5,
+                wait_timeout=10, verify_timeout=10, include_old_master=True, kill_connections=True, gtid=None)
 
 
 # -- prechecks -----------------------------------------------------------------------------------
-def prechecks(nodes, master, candidate, journal, force=(), max_lag=5, long_transaction=10):
-    """Run every check against fresh facts; returns the candidate Node (elected when None).
+def prechecks(nodes, master, candidate, journal, force=(), max_lag=DEFAULTS['max_lag'],
+              long_transaction=DEFAULTS['long_transaction']):
+    """Run every check against fresh facts; returns the candidate Instance (elected when None).
 
     Replicas are read before the master so that a transaction arriving in between cannot look errant.
     """
-    by_name = {n.name: n for n in nodes}
+    by_name = dict((n.name, n) for n in nodes)
     old = by_name[master]
+    replicas = read_all([n for n in nodes if n is not old])
+    if not old.error:
+        old.read()
     for node in nodes:
         journal.check('reachable', node.name, not node.error, node.error or 'reachable', force)
-    replicas = [n for n in nodes if n is not old and not n.error]
-    for node in replicas:
-        replica_facts(node)
     if old.error:
         return None
-    master_facts(old, long_transaction)
+    old.facts['long_transactions'] = old.server.sql(LONG_TRANSACTIONS, (int(long_transaction),)) \
+        if long_transaction else []
     chosen = by_name[candidate] if candidate else elect_switchover(replicas, old)
     if chosen is None:
         journal.check('candidate_eligible', master, False, 'no replica of %s can be promoted (every one is excluded, '
@@ -312,7 +83,7 @@ def prechecks(nodes, master, candidate, journal, force=(), max_lag=5, long_trans
     journal.check('candidate_eligible', chosen.name, chosen.promotion != 'excluded',
                   'marked excluded from promotion' if chosen.promotion == 'excluded' else 'may be promoted', force)
     for node in replicas:
-        status = node.facts['status']
+        status = node.status
         where = 'its master is %s:%s' % (status['master_host'], status['master_port']) if status else \
             'no replication configured'
         journal.check('replica_of_master', node.name, replicates_from(status, old),
@@ -321,8 +92,13 @@ def prechecks(nodes, master, candidate, journal, force=(), max_lag=5, long_trans
         journal.check('replication_running', node.name, running_ok(status),
                       'IO and SQL threads running' if running_ok(status) else thread_problem(status), force)
     facts = chosen.facts
-    journal.check('candidate_binlog', chosen.name, facts['log_bin'] and facts['log_replica_updates'],
-                  'log_bin %s, log_slave_updates %s' % (_on(facts['log_bin']), _on(facts['log_replica_updates'])), force)
+    master_gtid = old.facts['gtid'].union(parse_gtid(old.facts['gtid_executed'], old.facts['flavor'].name))
+    # Everyone else, the old master too, will replicate from the candidate once it has all the master has.
+    after = [can_replicate_from(n, chosen, source_gtid=master_gtid) for n in [old] + replicas if n is not chosen]
+    binlog = [r for reasons in after for r in reasons if r[0] == 'binlog'][:1]
+    journal.check('candidate_binlog', chosen.name, not binlog and facts['log_replica_updates'],
+                  reasons_text(binlog) or 'log_bin %s, log_slave_updates %s' % (
+                      _on(facts['log_bin']), _on(facts['log_replica_updates'])), force)
     same_or_newer = facts['flavor'].name == old.facts['flavor'].name and facts['flavor'].version >= old.facts['flavor'].version
     journal.check('candidate_version', chosen.name, same_or_newer,
                   '%s, master %s' % (facts['flavor'], old.facts['flavor']), force)
@@ -331,11 +107,9 @@ def prechecks(nodes, master, candidate, journal, force=(), max_lag=5, long_trans
     journal.check('candidate_lag', chosen.name, lag is not None and lag <= max_lag,
                   'unknown (SQL or IO thread not running)' if lag is None else '%s s behind (limit %s s)' % (lag, max_lag),
                   force)
-    master_gtid = old.facts['gtid'].union(parse_gtid(old.facts['master_pos']['gtid_executed'], old.facts['flavor'].name))
     for node in replicas:
-        extra = _errant(node.facts['gtid'], master_gtid)
-        journal.check('errant_transactions', node.name, not extra,
-                      'has transactions %s lacks: %s' % (master, extra) if extra else 'none', force)
+        extra = reasons_text(can_replicate_from(node, old, source_gtid=master_gtid), ('errant', 'diverged'))
+        journal.check('errant_transactions', node.name, not extra, extra or 'none', force)
     long_trx = old.facts['long_transactions']
     journal.check('long_transactions', master, not long_trx,
                   'none over %s s' % long_transaction if not long_trx else
@@ -349,53 +123,30 @@ def _on(flag):
     return 'ON' if flag else 'OFF'
 
 
-def _errant(replica_set, master_set):
-    extra = errant(replica_set, master_set)
-    conflicts = getattr(replica_set, 'conflicts', lambda other: [])(master_set)
-    if conflicts:
-        return '%s (diverged GTID domains %s)' % (extra or replica_set, ', '.join(str(d) for d in conflicts))
-    return str(extra) if extra else ''
-
-
 def _filter_check(chosen, replicas, old):
     mine = chosen.facts['filters']
     differ = [n.name for n in replicas if n is not chosen and n.facts['filters'] != mine]
-    logged_differ = chosen.facts['own_binlog_filters'] != old.facts['binlog_filters']
+    logged_differ = chosen.facts['binlog_filters'] != old.facts['binlog_filters']
     if differ or logged_differ:
         return False, 'replication filters %s differ from those of %s%s' % (
             mine or 'none', ', '.join(differ) or '-',
-            '; binlog filters %s, the master has %s' % (chosen.facts['own_binlog_filters'] or 'none',
+            '; binlog filters %s, the master has %s' % (chosen.facts['binlog_filters'] or 'none',
                                                         old.facts['binlog_filters'] or 'none') if logged_differ else '')
     return True, 'same as the other replicas (%s)' % (mine or 'none')
 
 
 def elect_switchover(replicas, old):
     """The best replica to promote: not excluded, replicating from ``old``, running; preferred first, then the furthest."""
-    pool = [n for n in replicas if n.promotion != 'excluded' and replicates_from(n.facts['status'], old)
-            and running_ok(n.facts['status'])]
+    pool = [n for n in replicas if n.promotion != 'excluded' and replicates_from(n.status, old)
+            and running_ok(n.status)]
     if not pool:
         return None
-    order = {n.name: i for i, n in enumerate(replicas)}
+    order = dict((n.name, i) for i, n in enumerate(replicas))
     return max(pool, key=lambda n: (n.promotion == 'preferred', advancement(n),
-                                    -(n.facts['status']['seconds_behind'] or 0), -order[n.name]))
+                                    -(n.status['seconds_behind'] or 0), -order[n.name]))
 
 
 # -- the critical section ------------------------------------------------------------------------
-def kill_clients(server, spare_ids):
-    """Kill every client session except ``spare_ids`` and the replication / system threads; return the ids."""
-    killed = []
-    for row in server.sql(PROCESSLIST):
-        if int(row['id']) in spare_ids or str(row['user'] or '').lower() in SPARED_USERS \
-                or str(row['command'] or '').lower() in SPARED_COMMANDS:
-            continue
-        try:
-            server.sql('KILL CONNECTION %d' % int(row['id']))
-            killed.append(int(row['id']))
-        except ServerError:
-            pass  # it ended by itself meanwhile
-    return killed
-
-
 class _Switch:
     """One switchover run; keeps what is needed to undo or finish it."""
 
@@ -515,33 +266,6 @@ class _Switch:
         return results, failures
 
 
-def point_at(server, options):
-    """Stop replication, CHANGE MASTER with exactly ``options``, start.
-
-    Unlike replication.change_master this does not compare with the current settings: coordinates in
-    the old master's binlog say nothing about the new master's.
-    """
-    replication.stop_replication(server)
-    server.run('change_master', options=options)
-    server.run('start_replica')
-
-
-def verify_replicating(server, timeout):
-    """Wait until both replication threads run (IO connected); raise with the reason otherwise."""
-    deadline = time.time() + timeout
-    while True:
-        status = replication.replica_status(server)
-        if running_ok(status):
-            return status
-        if (status and status['last_sql_errno']) or time.time() >= deadline:
-            raise ServerError('%s does not replicate: %s' % (server, thread_problem(status)))
-        time.sleep(0.01)
-
-
-DEFAULTS = dict(force=(), max_lag=5, long_transaction=10, lock_wait_timeout=5, wait_timeout=10, verify_timeout=10,
-                include_old_master=True, kill_connections=True, gtid=None)
-
-
 def switchover(nodes, master, candidate=None, check_mode=False, **options):
     """Move the master role from ``master`` to ``candidate`` (a replica; elected when None).
 
@@ -612,7 +336,7 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
         return result
     finally:
         for node in nodes:
-            node.server.close()
+            node.close()
 
 
 def plan(old, new, targets, gtid, o):
@@ -628,69 +352,9 @@ def plan(old, new, targets, gtid, o):
     for node in targets:
         steps.append('%s: replicate from %s (%s:%s) %s%s, then check that it does'
                      % (node.name, new.name, new.host, new.port, how,
-                        ' (as former master, from its own binlog GTID position)' if node is old and gtid else ''))
+                        ' (as former master, from its own GTID position)' if node is old and gtid else ''))
     if old not in targets:
         steps.append('%s: left out of the new topology (read-only, not replicating)' % old.name)
     return steps
 
 
-# -- module plumbing (shared by mysql_switchover and mysql_failover) -----------------------------
-SERVER_OPTIONS = dict(
-    name=dict(type='str', required=True),
-    host=dict(type='str', required=True),
-    port=dict(type='int', default=3306),
-    login_host=dict(type='str'),
-    login_port=dict(type='int'),
-    login_user=dict(type='str'),
-    login_password=dict(type='str', no_log=True),
-    login_unix_socket=dict(type='str'),
-    repl_user=dict(type='str'),
-    repl_password=dict(type='str', no_log=True),
-    promotion=dict(type='str', choices=list(PROMOTION_CHOICES), default='neutral'),
-)
-DEFAULTED = ('login_host', 'login_port', 'login_user', 'login_password', 'login_unix_socket', 'config_file',
-             'connect_timeout', 'read_timeout', 'ca_cert', 'client_cert', 'client_key', 'check_hostname',
-             'repl_user', 'repl_password')
-
-
-def nodes_from_params(params):
-    """Nodes from a module's ``servers``; the module's own login_* / repl_* options fill what an entry leaves out."""
-    defaults = {key: params.get(key) for key in DEFAULTED}
-    return [node_from_spec(spec, defaults) for spec in params['servers']]
-
-
-def module_result(result):
-    """A result dict safe to hand to exit_json / fail_json (no msg key, plain types)."""
-    return {k: v for k, v in result.items() if k != 'msg'}
-
-
-def promotion_argument_spec(checks, **more):
-    """The options mysql_switchover and mysql_failover share (their ``force`` takes ``checks``), plus ``more``."""
-    spec = dict(
-        servers=dict(type='list', elements='dict', required=True, options=SERVER_OPTIONS),
-        master=dict(type='str', required=True),
-        new_master=dict(type='str'),
-        repl_user=dict(type='str'),
-        repl_password=dict(type='str', no_log=True),
-        force=dict(type='list', elements='str', default=[], choices=list(checks)),
-    )
-    spec.update(more)
-    return spec
-
-
-def run_promotion(module, procedure, option_names):
-    """Call ``procedure`` (switchover or failover) with the module's options, and report as both modules do."""
-    if not HAS_PYMYSQL:
-        module.fail_json(msg=MISSING_PYMYSQL)
-    p = module.params
-    options = {k: p[k] for k in ('force',) + tuple(option_names)}
-    try:
-        result = procedure(nodes_from_params(p), p['master'], p['new_master'] or None, check_mode=module.check_mode,
-                           **options)
-    except PromotionError as exc:
-        module.fail_json(msg=str(exc), **module_result(exc.result))
-    except (ServerError, ValueError) as exc:
-        module.fail_json(msg=str(exc))
-    for check in result.get('forced_checks') or []:
-        module.warn('check %s failed on %s and was skipped (force): %s' % (check['check'], check['host'], check['message']))
-    module.exit_json(**result)

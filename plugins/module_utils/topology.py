@@ -7,11 +7,8 @@ server has registered, the binlog dump connections it serves) to servers the inv
 list, and returns a ``Topology``: per server its role, master, replication state, GTID position
 and identity, plus the problems found, an ASCII tree, Graphviz DOT and Mermaid text.
 
-A spec describes one inventory server::
-
-    dict(name='db2', host='10.0.0.12', port=3306,      # address other servers replicate from
-         master='db1', role='replica',                  # what the inventory declares
-         login=dict(login_user='admin', login_password='...', login_unix_socket=None, ...))
+The servers are ``Instance`` objects (module_utils/instance.py), built from the modules'
+``servers`` option by ``instance.instances_from_params``.
 
 Discovery only reads.
 """
@@ -23,49 +20,10 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
-from ansible_collections.replicant.mysql.plugins.module_utils.gtid import errant, parse_gtid
-from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError, server_from_params
-
-# Flavor-neutral statements (the dialect table holds the ones that differ).
-INSTANCE_SQL = 'SELECT @@GLOBAL.hostname AS hostname, @@GLOBAL.port AS port, @@GLOBAL.datadir AS datadir'
-DUMP_THREADS_SQL = ("SELECT HOST AS host FROM information_schema.PROCESSLIST "
-                    "WHERE COMMAND IN ('Binlog Dump', 'Binlog Dump GTID')")
-
-# Per-server options of the modules' ``servers`` list, and the module options a server inherits.
-LOGIN_KEYS = ('login_host', 'login_port', 'login_unix_socket', 'login_user', 'login_password')
-SHARED_KEYS = ('login_user', 'login_password', 'config_file', 'connect_timeout', 'read_timeout',
-               'ca_cert', 'client_cert', 'client_key', 'check_hostname')
-ROLES = ('master', 'replica', 'spare')
-
-
-def servers_option():
-    """The ``servers`` option of the topology modules (an Ansible argument spec entry)."""
-    return dict(type='list', elements='dict', required=True, options=dict(
-        name=dict(type='str', required=True),
-        host=dict(type='str'),
-        port=dict(type='int'),
-        master=dict(type='str'),
-        role=dict(type='str', choices=list(ROLES)),
-        login_host=dict(type='str'),
-        login_port=dict(type='int'),
-        login_unix_socket=dict(type='str'),
-        login_user=dict(type='str'),
-        login_password=dict(type='str', no_log=True),
-    ))
-
-
-def specs_from_params(params):
-    """Discovery specs from module params: per-server login options win over the module's."""
-    shared = dict((k, params.get(k)) for k in SHARED_KEYS)
-    specs = []
-    for entry in params['servers']:
-        given = dict((k, v) for k, v in entry.items() if v not in (None, ''))
-        login = dict(shared)
-        login.update((k, given[k]) for k in LOGIN_KEYS if k in given)
-        specs.append(dict(name=given['name'], host=given.get('host'), port=given.get('port'),
-                          master=given.get('master'), role=given.get('role'), login=login))
-    return specs
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, can_replicate_from
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 
 # -- addresses ---------------------------------------------------------------------------------
@@ -89,135 +47,42 @@ def _address_keys(host, port):
     return {(host, int(port)), (_resolve(host), int(port))}
 
 
-def _client_ip(processlist_host):
-    """'10.0.0.5:51234' -> '10.0.0.5' (IPv6 hosts keep their colons)."""
-    host = str(processlist_host or '')
-    return host.rsplit(':', 1)[0].strip('[]') if ':' in host else host
-
-
 def _column(row, name):
     """A column of a SHOW result, whatever the case of its name (Server_id / Server_Id)."""
     return dict((str(k).lower(), v) for k, v in row.items()).get(name.lower())
 
 
-def _text(value):
-    return value.decode('utf-8', 'replace') if isinstance(value, bytes) else value
-
-
 # -- one server --------------------------------------------------------------------------------
-class Node:
-    """A server of the topology: how to reach it, what the inventory says, and what it reported."""
-
-    def __init__(self, name, host=None, port=None, login=None, master=None, role=None,
-                 in_inventory=True, found_by='inventory', expected_server_id=None, via=None, from_processlist=False):
-        self.name = name
-        self.host = host or (login or {}).get('login_host')
-        self.port = int(port or (login or {}).get('login_port') or 3306)
-        self.login = dict(login or {})
-        if not self.login.get('login_unix_socket') and not self.login.get('login_host'):
-            self.login.update(login_host=self.host, login_port=self.port)
-        self.declared_master = master
-        self.declared_role = role
-        self.in_inventory = in_inventory
-        self.found_by = found_by
-        self.expected_server_id = expected_server_id
-        self.via = via                            # name of the server it was found through
-        self.from_processlist = from_processlist  # found only as a binlog dump connection
-        self.aliases = set()
-        self.facts = None
-        self.error = None
-        self.queried = False
-        self.master = None          # name of the node it replicates from
-        self.master_address = None  # (host, port) its replication reads from
-        self.replicas = []
-        self.problems = []
-        self.gtid_errant = None
-
-    @classmethod
-    def from_spec(cls, spec):
-        return cls(spec['name'], spec.get('host'), spec.get('port'), spec.get('login'),
-                   spec.get('master'), spec.get('role'))
-
-    def server(self):
-        if not self.login.get('login_unix_socket') and not self.login.get('login_host'):
-            raise ServerError('%s: no address is known (the replica registered without report_host)' % self.name)
-        return server_from_params(dict(self.login, connect_timeout=self.login.get('connect_timeout') or 10), name=self.name)
-
-    @property
-    def address(self):
-        return '%s:%s' % (self.host, self.port) if self.host else None
-
-    def address_keys(self):
-        keys = _address_keys(self.host, self.port)
-        if self.facts:
-            keys |= _address_keys(self.host, self.facts['port'])
-        for host, port in self.aliases:
-            keys |= _address_keys(host, port)
-        return keys
-
-    @property
-    def reachable(self):
-        return self.facts is not None
-
-    @property
-    def status(self):
-        return self.facts and self.facts['replication']
-
-    @property
-    def server_id(self):
-        return self.facts['server_id'] if self.facts else self.expected_server_id
-
-    @property
-    def fingerprint(self):
-        f = self.facts
-        return f and (f['hostname'], f['port'], f['datadir'], f['server_id'])
-
-    def query(self):
-        """Read everything discovery needs in one connection; remember the error instead of raising."""
-        self.queried = True
-        try:
-            with self.server() as server:
-                self.facts = read_facts(server)
-        except (ServerError, LookupError, TypeError, ValueError) as exc:
-            self.error = str(exc) if isinstance(exc, ServerError) else '%s: unexpected answer: %r' % (self.name, exc)
-            return
-        if self.expected_server_id is not None and self.facts['server_id'] != self.expected_server_id:
-            self.error = ('%s answers as server_id %s, not as the replica registered with server_id %s'
-                          % (self.address, self.facts['server_id'], self.expected_server_id))
-            self.facts = None
-
-    def gtid(self, key='gtid_current_pos'):
-        return parse_gtid(self.facts[key], self.facts['flavor'])
+def query(node):
+    """Read everything discovery needs in one connection; remember the error instead of raising."""
+    node.read(discovery=True)
+    node.close()
+    if node.facts and node.expected_server_id is not None and node.facts['server_id'] != node.expected_server_id:
+        node.error = ('%s answers as server_id %s, not as the replica registered with server_id %s'
+                      % (node.address, node.facts['server_id'], node.expected_server_id))
+        node.facts = {}
 
 
-def read_facts(server):
-    """Identity, settings, replication state and the replicas a connected server knows of."""
-    flavor = server.flavor
-    values = {}
+def address_keys(node):
+    keys = _address_keys(node.host, node.port)
+    if node.facts:
+        keys |= _address_keys(node.host, node.facts['port'])
+    for host, port in node.aliases:
+        keys |= _address_keys(host, port)
+    return keys
 
-    def value(key):
-        statement = dialect.sql(flavor, key)
-        if statement not in values:
-            values[statement] = server.value(statement)
-        return ''.join(str(_text(values[statement]) or '').split())
 
-    ident = server.one(dialect.sql(flavor, 'server_identity'))
-    instance = server.one(INSTANCE_SQL)
-    binlog = server.run('binlog_settings')[0]
-    facts = dict(flavor=flavor.name, version='.'.join(str(v) for v in flavor.version),
-                 server_id=int(ident['server_id']), server_uuid=ident.get('server_uuid'),
-                 hostname=_text(instance['hostname']), port=int(instance['port']), datadir=_text(instance['datadir']),
-                 log_bin=bool(int(binlog['log_bin'])), log_slave_updates=bool(int(binlog['log_replica_updates'])))
-    facts.update(replication.read_only_state(server))
-    facts['gtid_executed'] = value('gtid_executed')
-    facts['gtid_current_pos'] = value('gtid_current_pos')
-    facts['replication'] = replication.replica_status(server)
-    facts['registered_replicas'] = [
-        dict(server_id=int(_column(row, 'server_id')), host=_text(_column(row, 'host')) or None,
-             port=int(_column(row, 'port') or 0) or None)
-        for row in server.run('show_replicas')]
-    facts['dump_clients'] = [_client_ip(_text(row['host'])) for row in server.sql(DUMP_THREADS_SQL)]
-    return facts
+def fingerprint(node):
+    f = node.facts
+    return f and (f['hostname'], f['port'], f['datadir'], f['server_id'])
+
+
+def discovered(name, host, port, login, found_by, via, server_id=None, from_processlist=False):
+    """An Instance for a server found through another one (not in the inventory)."""
+    node = Instance(name, host, port, login)
+    node.in_inventory, node.found_by, node.via = False, found_by, via
+    node.expected_server_id, node.from_processlist = server_id, from_processlist
+    return node
 
 
 # -- discovery ---------------------------------------------------------------------------------
@@ -226,24 +91,24 @@ def query_all(nodes, workers):
     nodes = list(nodes)
     if workers <= 1 or len(nodes) <= 1:
         for node in nodes:
-            node.query()
+            query(node)
         return
     with ThreadPoolExecutor(max_workers=min(workers, len(nodes))) as pool:
-        list(pool.map(lambda node: node.query(), nodes))
+        list(pool.map(query, nodes))
 
 
-def discover(specs, follow=True, workers=32, lag_threshold=60, max_servers=256):
-    """Discover the topology of the servers in ``specs``; see the module docstring.
+def discover(servers, follow=True, workers=32, lag_threshold=60, max_servers=256):
+    """Discover the topology of ``servers`` (Instances of the inventory); see the module docstring.
 
     ``follow``: also query the servers found through the others (with the credentials of the
     server they were found on). ``workers``: how many servers are queried at once.
     """
     started = time.time()
     nodes = collections.OrderedDict()
-    for spec in specs:
-        if spec['name'] in nodes:
-            raise ValueError('server %s is listed twice' % spec['name'])
-        nodes[spec['name']] = Node.from_spec(spec)
+    for node in servers:
+        if node.name in nodes:
+            raise ValueError('server %s is listed twice' % node.name)
+        nodes[node.name] = node
     notes = []
     pending, seen = list(nodes.values()), set()
     while pending:
@@ -270,21 +135,21 @@ def _fold_aliases(nodes, notes):
     known = {}
     for node in nodes.values():
         if node.reachable and node.in_inventory:
-            known.setdefault(node.fingerprint, node)
+            known.setdefault(fingerprint(node), node)
     for name, node in list(nodes.items()):
-        twin = node.reachable and not node.in_inventory and known.get(node.fingerprint)
+        twin = node.reachable and not node.in_inventory and known.get(fingerprint(node))
         if twin:
             twin.aliases.add((node.host, node.port))
             notes.append('%s is %s' % (name, twin.name))
             del nodes[name]
         elif node.reachable:
-            known.setdefault(node.fingerprint, node)
+            known.setdefault(fingerprint(node), node)
 
 
 def _index(nodes):
     index = {}
     for node in nodes.values():
-        for key in node.address_keys():
+        for key in address_keys(node):
             index.setdefault(key, node.name)
     return index
 
@@ -321,9 +186,8 @@ def _candidates(nodes, seen):
         if name in nodes or name in [n.name for n in found]:
             name = '%s#%s' % (name, server_id)
         login = dict((k, v) for k, v in via.login.items() if k not in ('login_unix_socket', 'login_host', 'login_port'))
-        found.append(Node(name, host, port, dict(login, login_host=host, login_port=port) if host else login,
-                          in_inventory=False, found_by=found_by, expected_server_id=server_id, via=via.name,
-                          from_processlist=from_processlist))
+        found.append(discovered(name, host, port, dict(login, login_host=host, login_port=port) if host else login,
+                                found_by, via.name, server_id, from_processlist))
 
     for node in list(nodes.values()):
         if not node.reachable:
@@ -336,7 +200,7 @@ def _candidates(nodes, seen):
                 server_id=row['server_id'])
         connected = [r for r in node.replicas if nodes[r].status and nodes[r].status['io_running_ok']]
         if len(node.facts['dump_clients']) > len(connected) + len(unmatched):
-            replica_ips = set(_resolve(h) for r in node.replicas for h, _p in nodes[r].address_keys())
+            replica_ips = set(_resolve(h) for r in node.replicas for h, _p in address_keys(nodes[r]))
             for ip in node.facts['dump_clients']:
                 if ip not in replica_ips:
                     add(ip, node.facts['port'], 'binlog dump connection on %s' % node.name, node, from_processlist=True)
@@ -351,7 +215,7 @@ def _unmatched_registrations(nodes, master):
     for row in master.facts['registered_replicas']:
         keys = _address_keys(row['host'], row['port'])
         match = next((r for r in remaining if r.server_id == row['server_id']), None) or \
-            next((r for r in remaining if keys & r.address_keys()), None)
+            next((r for r in remaining if keys & address_keys(r)), None)
         if match:
             remaining.remove(match)
         elif not keys & known and row['server_id'] not in known_ids:
@@ -492,7 +356,7 @@ class Topology:
         if node.gtid_errant:
             yield Problem('errant_transactions', [name], '%s has transactions its master %s lacks: %s'
                           % (name, node.master, node.gtid_errant))
-        if node.replicas and not (node.facts['log_bin'] and node.facts['log_slave_updates']):
+        if node.replicas and any(k == 'binlog' for k, _m in can_replicate_from(self.nodes[node.replicas[0]], node)):
             yield Problem('relay_without_log_slave_updates', [name],
                           '%s has replicas but does not write what it replicates to its binary log' % name)
 
@@ -502,13 +366,11 @@ class Topology:
             return ''
         try:
             mine = node.gtid()
-            theirs = master.gtid() if master_gtid is None else parse_gtid(master_gtid, master.facts['flavor'])
+            theirs = master.gtid() if master_gtid is None else parse_gtid(master_gtid, master.facts['flavor'].name)
         except ValueError:
             return ''
-        extra = [str(errant(mine, theirs))] if errant(mine, theirs) else []
-        conflicts = getattr(mine, 'conflicts', lambda other: [])(theirs)
-        extra += ['diverged in domain %s' % d for d in conflicts]
-        return ', '.join(extra)
+        return ', '.join(detail if kind == 'errant' else 'diverged in domain %s' % detail
+                         for kind, detail in divergence(mine, theirs))
 
     def _confirm_errant(self, workers):
         """Masters were read at the same time as their replicas: a replica may look ahead of a master
@@ -519,9 +381,9 @@ class Topology:
 
         def reread(master):
             try:
-                with master.server() as server:
+                with master.server as server:
                     return master.name, ''.join(str(server.value(dialect.sql(server.flavor, 'gtid_current_pos'))).split())
-            except ServerError:
+            except (ServerError, AttributeError):
                 return master.name, None
 
         if masters:
@@ -548,7 +410,7 @@ class Topology:
             parts += ['io=%s' % status['io_running'], 'sql=%s' % status['sql_running'],
                       'lag=%s' % ('-' if status['seconds_behind'] is None else '%ss' % status['seconds_behind'])]
         if f:
-            parts += ['gtid=%s' % (f['gtid_current_pos'] or '-'), '%s %s' % (f['flavor'], f['version'])]
+            parts += ['gtid=%s' % (f['gtid_current_pos'] or '-'), '%s %s' % (f['flavor'].name, f['version'])]
         if not node.in_inventory:
             parts.append('(not in inventory)')
         if node.problems:
@@ -636,9 +498,9 @@ class Topology:
             found_by=node.found_by, reachable=node.reachable, error=node.error, role=self.role(name),
             master=node.master, master_address='%s:%s' % node.master_address if node.master_address else None,
             replicas=list(node.replicas), declared_master=node.declared_master, declared_role=node.declared_role,
-            server_id=f.get('server_id'), server_uuid=f.get('server_uuid'), flavor=f.get('flavor'),
+            server_id=f.get('server_id'), server_uuid=f.get('server_uuid'), flavor=f['flavor'].name if f else None,
             version=f.get('version'), read_only=f.get('read_only'), super_read_only=f.get('super_read_only'),
-            log_bin=f.get('log_bin'), log_slave_updates=f.get('log_slave_updates'),
+            log_bin=f.get('log_bin'), log_slave_updates=f.get('log_replica_updates'),
             gtid_executed=f.get('gtid_executed'), gtid_current_pos=f.get('gtid_current_pos'),
             io_running=status.get('io_running'), sql_running=status.get('sql_running'),
             seconds_behind=status.get('seconds_behind'), last_io_error=status.get('last_io_error') or None,

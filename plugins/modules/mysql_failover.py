@@ -25,7 +25,7 @@ version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
-  - replicant.mysql.servers.promotion
+  - replicant.mysql.servers
 options:
   master:
     description: Name (in O(servers)) of the failed master.
@@ -154,18 +154,18 @@ failed_repoints:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.replicant.mysql.plugins.module_utils.failover import FAILOVER_CHECKS, failover
+from ansible_collections.replicant.mysql.plugins.module_utils.failover import DEFAULTS, FAILOVER_CHECKS, failover
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
-from ansible_collections.replicant.mysql.plugins.module_utils.switchover import promotion_argument_spec, run_promotion
+from ansible_collections.replicant.mysql.plugins.module_utils.promotion import promotion_argument_spec, run_promotion
 
 
-# This module's own options, beside those it shares with the other promotion module.
+# This module's own options, beside those it shares with the other promotion module (defaults: the library's).
 OPTIONS = dict(
-    master_connect_timeout=dict(type='int', default=3),
-    relay_log_timeout=dict(type='float', default=60),
-    stall_timeout=dict(type='float', default=2),
-    catch_up_timeout=dict(type='float', default=60),
-    verify_timeout=dict(type='float', default=10),
+    master_connect_timeout=dict(type='int', default=DEFAULTS['master_connect_timeout']),
+    relay_log_timeout=dict(type='float', default=DEFAULTS['relay_log_timeout']),
+    stall_timeout=dict(type='float', default=DEFAULTS['stall_timeout']),
+    catch_up_timeout=dict(type='float', default=DEFAULTS['catch_up_timeout']),
+    verify_timeout=dict(type='float', default=DEFAULTS['verify_timeout']),
 )
 
 

@@ -27,7 +27,7 @@ version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
-  - replicant.mysql.servers.topology
+  - replicant.mysql.servers
 options:
   replica:
     description: The replica to move (a name of the topology).
@@ -133,13 +133,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
 from ansible_collections.replicant.mysql.plugins.module_utils.relocate import move, plan
 from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, ServerError
-from ansible_collections.replicant.mysql.plugins.module_utils.topology import discover, servers_option, specs_from_params
+from ansible_collections.replicant.mysql.plugins.module_utils.instance import SERVERS_OPTION, instances_from_params
+from ansible_collections.replicant.mysql.plugins.module_utils.topology import discover
 
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            servers=servers_option(),
+            servers=SERVERS_OPTION,
             replica=dict(type='str'),
             new_master=dict(type='str'),
             up=dict(type='bool', default=False),
@@ -158,16 +159,15 @@ def main():
     if not HAS_PYMYSQL:
         module.fail_json(msg=MISSING_PYMYSQL)
     p = module.params
-    specs = specs_from_params(p)
     moves = []
     try:
-        topology = discover(specs, workers=p['workers'], lag_threshold=p['lag_threshold'])
+        topology = discover(instances_from_params(p), workers=p['workers'], lag_threshold=p['lag_threshold'])
         for replica, new_master in plan(topology, replica=p['replica'], new_master=p['new_master'], up=p['up'],
                                         replicas_of=p['replicas_of']):
             moves.append(move(topology, replica, new_master, master_user=p['master_user'],
                               master_password=p['master_password'], timeout=p['timeout'], check_mode=module.check_mode))
         if moves and not module.check_mode:
-            topology = discover(specs, workers=p['workers'], lag_threshold=p['lag_threshold'])
+            topology = discover(instances_from_params(p), workers=p['workers'], lag_threshold=p['lag_threshold'])
     except (ServerError, ValueError) as exc:
         module.fail_json(msg=str(exc), moves=moves, changed=bool(moves) and not module.check_mode)
     result = topology.result()

@@ -30,7 +30,7 @@ version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
-  - replicant.mysql.servers.promotion
+  - replicant.mysql.servers
 options:
   master:
     description: Name (in O(servers)) of the current master.
@@ -197,19 +197,19 @@ gtid:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
-from ansible_collections.replicant.mysql.plugins.module_utils.switchover import (
-    CHECKS, promotion_argument_spec, run_promotion, switchover)
+from ansible_collections.replicant.mysql.plugins.module_utils.promotion import promotion_argument_spec, run_promotion
+from ansible_collections.replicant.mysql.plugins.module_utils.switchover import CHECKS, DEFAULTS, switchover
 
 
-# This module's own options, beside those it shares with the other promotion module.
+# This module's own options, beside those it shares with the other promotion module (defaults: the library's).
 OPTIONS = dict(
-    max_lag=dict(type='int', default=5),
-    long_transaction=dict(type='int', default=10),
-    lock_wait_timeout=dict(type='int', default=5),
-    wait_timeout=dict(type='float', default=10),
-    verify_timeout=dict(type='float', default=10),
-    include_old_master=dict(type='bool', default=True),
-    kill_connections=dict(type='bool', default=True),
+    max_lag=dict(type='int', default=DEFAULTS['max_lag']),
+    long_transaction=dict(type='int', default=DEFAULTS['long_transaction']),
+    lock_wait_timeout=dict(type='int', default=DEFAULTS['lock_wait_timeout']),
+    wait_timeout=dict(type='float', default=DEFAULTS['wait_timeout']),
+    verify_timeout=dict(type='float', default=DEFAULTS['verify_timeout']),
+    include_old_master=dict(type='bool', default=DEFAULTS['include_old_master']),
+    kill_connections=dict(type='bool', default=DEFAULTS['kill_connections']),
     gtid=dict(type='bool'),
 )
 

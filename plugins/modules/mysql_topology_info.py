@@ -28,7 +28,7 @@ version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
-  - replicant.mysql.servers.topology
+  - replicant.mysql.servers
 options:
   follow:
     description: Also query the servers found through the others (not only those of O(servers)).
@@ -172,13 +172,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
 from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL
-from ansible_collections.replicant.mysql.plugins.module_utils.topology import discover, servers_option, specs_from_params
+from ansible_collections.replicant.mysql.plugins.module_utils.instance import SERVERS_OPTION, instances_from_params
+from ansible_collections.replicant.mysql.plugins.module_utils.topology import discover
 
 
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            servers=servers_option(),
+            servers=SERVERS_OPTION,
             follow=dict(type='bool', default=True),
             lag_threshold=dict(type='int', default=60),
             fail_on_problems=dict(type='bool', default=False),
@@ -191,7 +192,7 @@ def main():
         module.fail_json(msg=MISSING_PYMYSQL)
     p = module.params
     try:
-        topology = discover(specs_from_params(p), follow=p['follow'], workers=p['workers'],
+        topology = discover(instances_from_params(p), follow=p['follow'], workers=p['workers'],
                             lag_threshold=p['lag_threshold'], max_servers=p['max_servers'])
     except ValueError as exc:
         module.fail_json(msg=str(exc))

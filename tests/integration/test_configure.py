@@ -149,7 +149,7 @@ def test_errant_replica_stops_the_play_and_changes_nothing(standalone):
     before = cnf_files(standalone)
     run = run_playbook(PLAYBOOK, inventory=standalone.inventory)
     assert run.rc != 0
-    assert 'lab3' in run.output and 'errant: 9-3-1' in run.output and 'clone_slave' in run.output
+    assert 'lab3' in run.output and 'lacks: 9-3-1' in run.output and 'clone_slave' in run.output
     assert cnf_files(standalone) == before
     assert not [r for r in run.records if r['changed'] and r['status'] == 'ok' and 'Check each replica' not in r['task']]
 

@@ -11,7 +11,7 @@ from ansible_collections.replicant.mysql.plugins.module_utils.dialect import (
 OLD_BINLOG_VARS = 'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates'
 NEW_BINLOG_VARS = 'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_replica_updates AS log_replica_updates'
 GTID_MODE = "SELECT @@GLOBAL.gtid_mode = 'ON' AS enabled"
-SLAVE_POS_FROM_BINLOG = 'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos'
+SLAVE_POS_FROM_BINLOG = 'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos'
 
 # The servers of test_dialect.py (MySQL 5.7.44, 8.0.22, 8.0.23, 8.0.26, 8.4.0, 9.1.0; MariaDB 10.4.34,
 # 10.5.2, 10.11.19, 11.4.3) -> the exact statement, or ValueError where the key does not exist.
@@ -70,7 +70,7 @@ def test_gtid_enabled(flavor, version, expected):
 def test_former_master_takes_its_binlog_position_on_mariadb_only():
     for version in ('10.4.34', '10.11.19', '11.4.3'):
         assert former_master_statements(Flavor('mariadb', version)) == [
-            'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_binlog_pos']
+            'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos']
     for version in ('5.7.44', '8.0.36', '8.4.0'):
         assert former_master_statements(Flavor('mysql', version)) == []
         with pytest.raises(ValueError, match='not available'):

@@ -5,9 +5,11 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.replicant.mysql.plugins.module_utils import failover, switchover as sw
+from ansible_collections.replicant.mysql.plugins.module_utils import failover, promotion, switchover as sw
 from ansible_collections.replicant.mysql.plugins.module_utils.dialect import Flavor
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, instance_from_spec, instances_from_params
+from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 MARIADB = Flavor('mariadb', '10.11.19')
@@ -24,7 +26,7 @@ def status(master_id=1, io='Yes', sql='Yes', lag=0, file='binlog.000002', exec_p
 
 
 def node(name, gtid='', promotion=None, flavor=MARIADB, binlog=True, **st):
-    n = sw.Node(name, None, '10.0.0.%d' % (len(name) + 10), 3306, 'repl', 'pw', promotion)
+    n = Instance(name, '10.0.0.%d' % (len(name) + 10), 3306, None, 'repl', 'pw', promotion)
     n.facts = dict(flavor=flavor, gtid=parse_gtid(gtid, flavor.name), status=status(**st) if st is not None else None,
                    log_bin=binlog, log_replica_updates=binlog, server_id=int(name[-1]))
     return n
@@ -109,8 +111,8 @@ def test_catch_up_refuses_a_donor_without_binlog(monkeypatch):
     candidate = node('db2', '0-1-90')
     donor = node('db3', '0-1-100', binlog=False)
     sets = {'db2': candidate.facts['gtid'], 'db3': donor.facts['gtid']}
-    with pytest.raises(sw.PromotionError, match='cannot catch up'):
-        failover.catch_up(candidate, [donor], sets, sw.Journal(), 5)
+    with pytest.raises(promotion.PromotionError, match='cannot catch up'):
+        failover.catch_up(candidate, [donor], sets, promotion.Journal(), 5)
 
 
 def test_catch_up_skips_donors_with_nothing_new(monkeypatch):
@@ -118,39 +120,27 @@ def test_catch_up_skips_donors_with_nothing_new(monkeypatch):
     monkeypatch.setattr(failover, 'point_at', lambda *a, **k: calls.append('change'))
     candidate = node('db2', '0-1-100')
     sets = {'db2': candidate.facts['gtid'], 'db3': parse_gtid('0-1-90', 'mariadb')}
-    failover.catch_up(candidate, [node('db3', '0-1-90')], sets, sw.Journal(), 5)
+    failover.catch_up(candidate, [node('db3', '0-1-90')], sets, promotion.Journal(), 5)
     assert calls == []
 
 
 # -- checks bookkeeping -------------------------------------------------------------------------------
 def test_forced_checks_are_reported_not_silenced():
-    journal = sw.Journal()
+    journal = promotion.Journal()
     journal.check('candidate_lag', 'db2', False, '30 s behind', force=('candidate_lag',))
     journal.check('errant_transactions', 'db3', False, 'has 0-3-7', force=('candidate_lag',))
     journal.check('reachable', 'db1', True, 'reachable')
     assert [c['check'] for c in journal.forced()] == ['candidate_lag']
     assert [c['check'] for c in journal.refusals()] == ['errant_transactions']
-    assert sw.describe(journal.refusals()) == 'db3: errant_transactions: has 0-3-7'
+    assert promotion.describe(journal.refusals()) == 'db3: errant_transactions: has 0-3-7'
 
 
 def test_force_names_must_be_known():
-    assert sw.validate_force(['candidate_lag'], sw.CHECKS) == ('candidate_lag',)
+    assert promotion.validate_force(['candidate_lag'], sw.CHECKS) == ('candidate_lag',)
     with pytest.raises(ValueError, match='unknown checks lag'):
-        sw.validate_force(['lag'], sw.CHECKS)
+        promotion.validate_force(['lag'], sw.CHECKS)
     with pytest.raises(ValueError, match='unknown checks'):
         failover.failover([node('db1'), node('db2')], 'db1', force=['candidate_lag'])
-
-
-def test_errant_reports_extra_transactions_and_diverged_domains():
-    master = parse_gtid('0-1-100', 'mariadb')
-    assert sw._errant(parse_gtid('0-1-90', 'mariadb'), master) == ''
-    assert sw._errant(parse_gtid('0-2-101', 'mariadb'), master) == '0-2-101'
-    assert 'diverged GTID domains 0' in sw._errant(parse_gtid('0-3-100', 'mariadb'), master)
-
-
-def test_filters_are_normalised():
-    row = {'Replicate_Do_DB': 'b, a', 'Replicate_Ignore_DB': '', 'replicate_wild_do_table': b'x.%'}
-    assert sw._filters(row, sw.REPLICA_FILTERS) == {'Replicate_Do_DB': 'a,b', 'Replicate_Wild_Do_Table': 'x.%'}
 
 
 # -- sessions to kill --------------------------------------------------------------------------------
@@ -174,41 +164,45 @@ def test_kill_clients_spares_replication_system_and_own_sessions():
             dict(id=5, user='admin', command='Query'), dict(id=6, user='app', command='Sleep'),
             dict(id=7, user='app', command='Query'), dict(id=8, user='admin', command='Sleep')]
     server = Processlist(rows, gone=(7,))
-    assert sw.kill_clients(server, {5}) == [6, 8]
+    assert promotion.kill_clients(server, {5}) == [6, 8]
     assert server.killed == [6, 8]
 
 
 # -- nodes and options -------------------------------------------------------------------------------
 def test_node_from_spec_fills_in_defaults_and_follows_by_flavor():
-    n = sw.node_from_spec(dict(name='db2', host='10.0.0.2', port=None, login_host=None, login_user='root'),
+    n = instance_from_spec(dict(name='db2', host='10.0.0.2', port=None, login_host=None, login_user='root'),
                           dict(login_user='admin', login_password='pw', repl_user='repl', repl_password='rpw'))
     assert (n.name, n.host, n.port, n.server.user, n.server.password, n.promotion) == (
         'db2', '10.0.0.2', 3306, 'root', 'pw', 'neutral')
     assert n.follow(MARIADB) == dict(master_host='10.0.0.2', master_port=3306, master_user='repl',
                                      master_password='rpw', master_use_gtid='slave_pos')
-    pos = sw.Position('binlog.000004', 120)
+    pos = Position('binlog.000004', 120)
     assert n.follow(MYSQL, gtid=False, position=pos)['master_log_pos'] == 120
     assert n.follow(MYSQL, gtid=False, position=pos)['master_auto_position'] is False
 
 
 def test_node_needs_name_address_and_known_promotion():
     with pytest.raises(ValueError, match='replication address'):
-        sw.node_from_spec(dict(name='db2'))
+        instances_from_params(dict(servers=[dict(name='db2')]), require_host=True)
+    with pytest.raises(ValueError, match='listed twice'):
+        instances_from_params(dict(servers=[dict(name='db2', host='h'), dict(name='db2', host='i')]))
+    with pytest.raises(ValueError, match='needs a name'):
+        instance_from_spec(dict(host='h'))
     with pytest.raises(ValueError, match='promotion'):
-        sw.Node('db2', None, 'h', promotion='maybe')
+        Instance('db2', 'h', promotion='maybe')
     with pytest.raises(ValueError, match='no replication account'):
-        sw.Node('db2', None, 'h').follow(MARIADB)
+        Instance('db2', 'h').follow(MARIADB)
 
 
 def test_switchover_to_the_current_master_does_nothing():
-    nodes = [sw.node_from_spec(dict(name=n, host='127.0.0.1', login_host='192.0.2.1', connect_timeout=1))
+    nodes = [instance_from_spec(dict(name=n, host='127.0.0.1', login_host='192.0.2.1', connect_timeout=1))
              for n in ('db1', 'db2')]
     result = sw.switchover(nodes, 'db1', 'db1')
     assert result['changed'] is False and result['topology']['master'] == 'db1'
 
 
 def test_switchover_rejects_unknown_servers_and_options():
-    nodes = [sw.node_from_spec(dict(name='db1', host='h'))]
+    nodes = [instance_from_spec(dict(name='db1', host='h'))]
     with pytest.raises(ValueError, match='db9 is not one of the servers'):
         sw.switchover(nodes, 'db1', 'db9')
     with pytest.raises(TypeError, match='unknown options'):

@@ -9,8 +9,9 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.replicant.mysql.plugins.module_utils import relocate, topology
+from ansible_collections.replicant.mysql.plugins.module_utils import instance, relocate, topology
 from ansible_collections.replicant.mysql.plugins.module_utils.dialect import Flavor, normalize_replica_status
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 MARIADB = Flavor('mariadb', '10.11.19')
@@ -35,11 +36,11 @@ def facts(server_id, replicates=None, read_only=None, gtid='0-1-10', flavor=MARI
           log_slave_updates=True, registered=(), dump_clients=None, datadir=None, **status_args):
     """What read_facts would return. ``replicates``: the master's host (port 3306)."""
     repl = status(replicates, flavor=flavor, **status_args) if replicates else None
-    return dict(flavor=flavor.name, version='.'.join(str(v) for v in flavor.version), server_id=server_id,
+    return dict(flavor=flavor, version='.'.join(str(v) for v in flavor.version), server_id=server_id,
                 server_uuid=uuid, hostname='host%d' % server_id, port=3306, datadir=datadir or '/data/%d/' % server_id,
-                log_bin=log_bin, log_slave_updates=log_slave_updates,
+                log_bin=log_bin, log_replica_updates=log_slave_updates,
                 read_only=bool(replicates) if read_only is None else read_only,
-                gtid_executed=gtid, gtid_current_pos=gtid, replication=repl,
+                gtid_executed=gtid, gtid_current_pos=gtid, gtid=parse_gtid(gtid, flavor.name), status=repl,
                 registered_replicas=[dict(server_id=sid, host=host, port=3306) for sid, host in registered],
                 dump_clients=list(dump_clients if dump_clients is not None else [h for _sid, h in registered]))
 
@@ -50,10 +51,15 @@ class FakeServer:
     def __init__(self, installation, host):
         self.installation, self.host = installation, host
 
-    def __enter__(self):
+    def connect(self):
         if self.host not in self.installation:
             raise ServerError('cannot connect to %s' % self.host)
         return self
+
+    __enter__ = connect
+
+    def close(self):
+        pass
 
     def __exit__(self, *exc):
         return False
@@ -61,11 +67,17 @@ class FakeServer:
     @property
     def flavor(self):
         f = self.installation[self.host]
-        return Flavor(f['flavor'], f['version'])
+        return f['flavor']
 
     def value(self, statement):
         f = self.installation[self.host]
         return f.get('later_gtid', f['gtid_current_pos'])
+
+
+def read_facts(described):
+    """What read_facts returns for a described server (the parsed GTID follows edits of the text)."""
+    described['gtid'] = parse_gtid(described['gtid_current_pos'], described['flavor'].name)
+    return described
 
 
 @pytest.fixture
@@ -73,15 +85,21 @@ def installation(monkeypatch):
     """{host: facts}; servers are reached by login_host (or login_unix_socket) = their host."""
     servers = {}
     monkeypatch.setattr(topology, '_resolve', lambda host: host)
-    monkeypatch.setattr(topology, 'server_from_params', lambda params, name=None: FakeServer(
+    monkeypatch.setattr(instance, 'server_from_params', lambda params, name=None: FakeServer(
         servers, params.get('login_unix_socket') or params.get('login_host')))
-    monkeypatch.setattr(topology, 'read_facts', lambda server: server.installation[server.host])
+    monkeypatch.setattr(instance, 'read_facts', lambda server, discovery=False: read_facts(server.installation[server.host]))
     return servers
 
 
 def spec(name, host, master=None, role=None):
+    """An entry of the modules' servers option."""
     return dict(name=name, host=host, port=3306, master=master, role=role or ('replica' if master else 'master'),
-                login=dict(login_user='admin', login_password='pw'))
+                login_user='admin', login_password='pw')
+
+
+def discover(specs, **options):
+    """Discovery as the modules run it: fresh Instances from the servers option every time."""
+    return topology.discover(instance.instances_from_params(dict(servers=specs)), **options)
 
 
 def star(installation, n=3, gtid='0-1-10'):
@@ -98,7 +116,7 @@ def kinds(topo):
 
 # -- shape and pictures --------------------------------------------------------------------------
 def test_star_roles_tree_dot_mermaid(installation):
-    topo = topology.discover(star(installation, 4), workers=4)
+    topo = discover(star(installation, 4), workers=4)
     assert kinds(topo) == set()
     assert [topo.role(n) for n in ('db1', 'db2', 'db3', 'db4')] == ['master', 'replica', 'replica', 'replica']
     assert topo.roots() == ['db1'] and topo.replicas_of('db1') == ['db2', 'db3', 'db4']
@@ -122,7 +140,7 @@ def test_chain_tree_prefixes_and_descendants(installation):
     installation['10.0.0.4'] = facts(4, replicates='10.0.0.3')
     installation['10.0.0.2']['registered_replicas'] = [dict(server_id=3, host='10.0.0.3', port=3306)]
     installation['10.0.0.1']['registered_replicas'] = [dict(server_id=i, host='10.0.0.%d' % i, port=3306) for i in (2, 5)]
-    topo = topology.discover(specs, workers=1)
+    topo = discover(specs, workers=1)
     assert [line.split(' (')[0] for line in topo.ascii_lines()] == [
         'db1', '+-- db2', '|   `-- db3', '|       `-- db4', '`-- db5']
     assert topo.role('db2') == topo.role('db3') == 'relay'
@@ -134,7 +152,7 @@ def test_chain_tree_prefixes_and_descendants(installation):
 def test_cycle_is_drawn_once(installation):
     installation['10.0.0.1'] = facts(1, replicates='10.0.0.2', read_only=False)
     installation['10.0.0.2'] = facts(2, replicates='10.0.0.1')
-    topo = topology.discover([spec('db1', '10.0.0.1'), spec('db2', '10.0.0.2', 'db1')])
+    topo = discover([spec('db1', '10.0.0.1'), spec('db2', '10.0.0.2', 'db1')])
     assert [line.split(' (')[0] for line in topo.ascii_lines()] == ['db1', '`-- db2']
     assert ('drift', ('db1',)) in kinds(topo) and ('writable_replica', ('db1',)) in kinds(topo)
 
@@ -144,13 +162,13 @@ def test_identity_and_read_only_problems(installation):
     specs = star(installation, 4)
     installation['10.0.0.4']['server_id'] = 3
     installation['10.0.0.2']['read_only'] = False
-    assert kinds(topology.discover(specs)) == {('duplicate_server_id', ('db3', 'db4')), ('writable_replica', ('db2',))}
+    assert kinds(discover(specs)) == {('duplicate_server_id', ('db3', 'db4')), ('writable_replica', ('db2',))}
 
 
 def test_duplicate_uuid_on_mysql(installation):
     installation['10.0.0.1'] = facts(1, flavor=MYSQL, uuid=UUID_A, gtid=UUID_A + ':1-5', registered=[(2, '10.0.0.2')])
     installation['10.0.0.2'] = facts(2, flavor=MYSQL, uuid=UUID_A, gtid=UUID_A + ':1-5', replicates='10.0.0.1')
-    topo = topology.discover([spec('db1', '10.0.0.1'), spec('db2', '10.0.0.2', 'db1')])
+    topo = discover([spec('db1', '10.0.0.1'), spec('db2', '10.0.0.2', 'db1')])
     assert kinds(topo) == {('duplicate_server_uuid', ('db1', 'db2'))}
     assert topo.result()['servers']['db2']['using_gtid'] is True
 
@@ -159,9 +177,9 @@ def test_multiple_writable_masters(installation):
     specs = star(installation, 2)
     installation['10.0.0.9'] = facts(9)
     specs.append(spec('db9', '10.0.0.9', role='master'))
-    assert kinds(topology.discover(specs)) == {('multiple_writable_masters', ('db1', 'db9'))}
+    assert kinds(discover(specs)) == {('multiple_writable_masters', ('db1', 'db9'))}
     installation['10.0.0.9']['read_only'] = True
-    assert kinds(topology.discover(specs)) == set()
+    assert kinds(discover(specs)) == set()
 
 
 def test_thread_and_lag_problems(installation):
@@ -170,7 +188,7 @@ def test_thread_and_lag_problems(installation):
     installation['10.0.0.3'] = facts(3, replicates='10.0.0.1', sql='No')
     installation['10.0.0.4'] = facts(4, replicates='10.0.0.1', lag=61)
     installation['10.0.0.5'] = facts(5, replicates='10.0.0.1', lag=60)
-    topo = topology.discover(specs, lag_threshold=60)
+    topo = discover(specs, lag_threshold=60)
     assert kinds(topo) == {('replication_broken', ('db2',)), ('replication_stopped', ('db3',)), ('lag', ('db4',))}
     messages = [p.message for p in topo.problems]
     assert 'db2: IO thread error 1045: io trouble' in messages and 'db3: SQL thread is No' in messages
@@ -183,16 +201,16 @@ def test_errant_mariadb_and_mysql_and_diverged(installation):
     specs = star(installation, 3)
     installation['10.0.0.2']['gtid_current_pos'] = '0-2-11'      # a write of its own after 0-1-10
     installation['10.0.0.3']['gtid_current_pos'] = '0-1-9'       # merely behind
-    topo = topology.discover(specs)
+    topo = discover(specs)
     assert kinds(topo) == {('errant_transactions', ('db2',))}
     assert topo.nodes['db2'].gtid_errant == '0-2-11'
     installation['10.0.0.2']['gtid_current_pos'] = '0-2-10'      # same seq, other server: diverged
-    assert topology.discover(specs).nodes['db2'].gtid_errant == 'diverged in domain 0'
+    assert discover(specs).nodes['db2'].gtid_errant == 'diverged in domain 0'
 
     installation.clear()
     installation['10.0.0.1'] = facts(1, flavor=MYSQL, uuid=UUID_A, gtid=UUID_A + ':1-5', registered=[(2, '10.0.0.2')])
     installation['10.0.0.2'] = facts(2, flavor=MYSQL, uuid=UUID_B, gtid=UUID_A + ':1-5,' + UUID_B + ':1', replicates='10.0.0.1')
-    topo = topology.discover([spec('db1', '10.0.0.1'), spec('db2', '10.0.0.2', 'db1')])
+    topo = discover([spec('db1', '10.0.0.1'), spec('db2', '10.0.0.2', 'db1')])
     assert kinds(topo) == {('errant_transactions', ('db2',))} and topo.nodes['db2'].gtid_errant == UUID_B + ':1'
 
 
@@ -200,7 +218,7 @@ def test_errant_suspect_is_cleared_when_the_master_has_moved_on(installation):
     specs = star(installation, 2)
     installation['10.0.0.2']['gtid_current_pos'] = '0-1-11'      # read after the master wrote 0-1-11
     installation['10.0.0.1']['later_gtid'] = '0-1-11'
-    assert kinds(topology.discover(specs)) == set()
+    assert kinds(discover(specs)) == set()
 
 
 def test_drift_and_relay_without_log_slave_updates(installation):
@@ -208,18 +226,18 @@ def test_drift_and_relay_without_log_slave_updates(installation):
     installation['10.0.0.3'] = facts(3, replicates='10.0.0.2')
     installation['10.0.0.2'] = facts(2, replicates='10.0.0.1', log_slave_updates=False, registered=[(3, '10.0.0.3')])
     installation['10.0.0.1']['registered_replicas'] = [dict(server_id=2, host='10.0.0.2', port=3306)]
-    topo = topology.discover(specs)
+    topo = discover(specs)
     assert kinds(topo) == {('drift', ('db3',)), ('relay_without_log_slave_updates', ('db2',))}
     installation['10.0.0.1'] = facts(1, replicates='10.0.0.2', read_only=True)
     installation['10.0.0.3'] = facts(3, read_only=False)
-    topo = topology.discover(specs)
+    topo = discover(specs)
     assert ('drift', ('db1',)) in kinds(topo) and ('drift', ('db3',)) in kinds(topo)
     assert 'but it is no replica' in ' '.join(p.message for p in topo.problems)
 
 
 def test_unreachable_inventory_server(installation):
     specs = star(installation, 2) + [spec('db7', '10.0.0.7', 'db1')]
-    topo = topology.discover(specs)
+    topo = discover(specs)
     assert kinds(topo) == {('unreachable', ('db7',))}
     assert topo.role('db7') == 'unknown' and topo.ascii_lines()[-1] == 'db7 (10.0.0.7:3306) UNREACHABLE !! unreachable'
 
@@ -230,17 +248,17 @@ def test_registered_replica_and_unlisted_master_are_followed(installation):
     installation['10.0.0.1']['registered_replicas'].append(dict(server_id=4, host='10.0.0.4', port=3306))
     installation['10.0.0.1']['dump_clients'].append('10.0.0.4')
     installation['10.0.0.4'] = facts(4, replicates='10.0.0.1')
-    installation['10.0.0.1']['replication'] = status('10.0.0.100')  # db1 itself replicates from an unlisted server
+    installation['10.0.0.1']['status'] = status('10.0.0.100')  # db1 itself replicates from an unlisted server
     installation['10.0.0.1']['read_only'] = True
     installation['10.0.0.100'] = facts(100, registered=[(1, '10.0.0.1')])
-    topo = topology.discover(specs)
+    topo = discover(specs)
     assert topo.nodes['10.0.0.4:3306'].master == 'db1' and not topo.nodes['10.0.0.4:3306'].in_inventory
     assert topo.nodes['db1'].master == '10.0.0.100:3306' and topo.roots() == ['10.0.0.100:3306']
     assert kinds(topo) == {('not_in_inventory', ('10.0.0.4:3306',)), ('not_in_inventory', ('10.0.0.100:3306',)),
                            ('drift', ('db1',))}
     assert topo.nodes['10.0.0.4:3306'].found_by == 'registered on db1 with server_id 4'
     assert topo.nodes['10.0.0.100:3306'].found_by == 'master of db1'
-    no_follow = topology.discover(specs, follow=False)
+    no_follow = discover(specs, follow=False)
     assert not no_follow.nodes['10.0.0.4:3306'].queried
     assert 'not queried' in no_follow.summary('10.0.0.4:3306')
     assert ('unreachable', ('10.0.0.4:3306',)) not in kinds(no_follow)
@@ -250,7 +268,7 @@ def test_registration_answered_by_another_server(installation):
     specs = star(installation, 2)
     installation['10.0.0.1']['registered_replicas'].append(dict(server_id=4, host='10.0.0.4', port=3306))
     installation['10.0.0.4'] = facts(44)
-    topo = topology.discover(specs)
+    topo = discover(specs)
     assert kinds(topo) == {('not_in_inventory', ('10.0.0.4:3306',)), ('unreachable', ('10.0.0.4:3306',))}
     assert 'answers as server_id 44, not as the replica registered with server_id 4' in topo.nodes['10.0.0.4:3306'].error
 
@@ -258,16 +276,16 @@ def test_registration_answered_by_another_server(installation):
 def test_registration_without_address(installation):
     specs = star(installation, 2)
     installation['10.0.0.1']['registered_replicas'].append(dict(server_id=4, host=None, port=3306))
-    topo = topology.discover(specs)
+    topo = discover(specs)
     node = topo.nodes['server_id 4 on db1']
     assert node.master == 'db1' and 'report_host' in node.error
 
 
 def test_alias_of_an_inventory_server_is_folded(installation):
     specs = star(installation, 2)
-    installation['10.0.0.2']['replication'] = status('db1.example')   # its master by another name
+    installation['10.0.0.2']['status'] = status('db1.example')   # its master by another name
     installation['db1.example'] = installation['10.0.0.1']
-    topo = topology.discover(specs)
+    topo = discover(specs)
     assert list(topo.nodes) == ['db1', 'db2'] and topo.nodes['db2'].master == 'db1'
     assert kinds(topo) == set() and topo.notes == ['db1.example:3306 is db1']
 
@@ -277,7 +295,7 @@ def test_stale_and_renumbered_registrations_are_no_new_servers(installation):
     installation['10.0.0.4']['server_id'] = 44        # changed at run time: still registered as 4
     installation['10.0.0.3'] = facts(3, replicates='10.0.0.2')   # moved: db1 still lists it for a moment
     installation['10.0.0.2']['registered_replicas'] = [dict(server_id=3, host='10.0.0.3', port=3306)]
-    topo = topology.discover(specs)
+    topo = discover(specs)
     assert sorted(topo.nodes) == ['db1', 'db2', 'db3', 'db4']
     assert kinds(topo) == {('drift', ('db3',))}
 
@@ -285,27 +303,27 @@ def test_stale_and_renumbered_registrations_are_no_new_servers(installation):
 def test_binlog_reader_that_is_no_server_is_only_a_note(installation):
     specs = star(installation, 2)
     installation['10.0.0.1']['dump_clients'].append('10.0.0.50')   # e.g. mysqlbinlog --read-from-remote-server
-    topo = topology.discover(specs)
+    topo = discover(specs)
     assert list(topo.nodes) == ['db1', 'db2'] and kinds(topo) == set()
     assert topo.notes == ['a binlog dump client at 10.0.0.50 (on db1) is no replica reachable with these credentials']
 
 
 def test_one_by_one_and_concurrent_agree_and_limits(installation):
     specs = star(installation, 12)
-    one = topology.discover(specs, workers=1).result()
-    many = topology.discover(specs, workers=8).result()
+    one = discover(specs, workers=1).result()
+    many = discover(specs, workers=8).result()
     for result in (one, many):
         result.pop('elapsed')
     assert one == many
     with pytest.raises(ValueError, match='listed twice'):
-        topology.discover(specs + specs[:1])
+        discover(specs + specs[:1])
     installation['10.0.0.1']['registered_replicas'].append(dict(server_id=99, host='10.0.0.99', port=3306))
-    topo = topology.discover(specs, max_servers=12)
+    topo = discover(specs, max_servers=12)
     assert len(topo.nodes) == 12 and 'max_servers' in topo.notes[0]
 
 
 # -- module parameters ---------------------------------------------------------------------------
-def test_specs_from_params():
+def test_instances_from_params():
     params = dict(login_user='admin', login_password='pw', login_host='ignored', login_unix_socket='/ignored',
                   config_file=None, connect_timeout=3, read_timeout=None, ca_cert=None, client_cert=None,
                   client_key=None, check_hostname=None,
@@ -313,14 +331,13 @@ def test_specs_from_params():
                                 login_port=None, login_unix_socket='', login_user=None, login_password=None),
                            dict(name='db2', host='10.0.0.2', port=3307, master='db1', role='replica', login_host=None,
                                 login_port=None, login_unix_socket='/run/db2.sock', login_user='other', login_password='x')])
-    one, two = topology.specs_from_params(params)
-    assert (one['name'], one['host'], one['port'], one['role'], one['master']) == ('db1', '10.0.0.1', None, 'master', None)
-    assert one['login']['login_user'] == 'admin' and one['login']['connect_timeout'] == 3
-    assert 'login_host' not in one['login'] and 'login_unix_socket' not in one['login']
-    node = topology.Node.from_spec(one)
-    assert (node.login['login_host'], node.login['login_port']) == ('10.0.0.1', 3306)
-    assert two['login']['login_unix_socket'] == '/run/db2.sock' and two['login']['login_user'] == 'other'
-    assert 'login_host' not in topology.Node.from_spec(two).login
+    one, two = instance.instances_from_params(params)
+    assert (one.name, one.host, one.port, one.declared_role, one.declared_master) == ('db1', '10.0.0.1', 3306, 'master', None)
+    assert one.login['login_user'] == 'admin' and one.login['connect_timeout'] == 3
+    assert (one.login['login_host'], one.login['login_port']) == ('10.0.0.1', 3306)
+    assert 'login_unix_socket' not in one.login
+    assert two.login['login_unix_socket'] == '/run/db2.sock' and two.login['login_user'] == 'other'
+    assert 'login_host' not in two.login and two.declared_master == 'db1' and two.port == 3307
 
 
 # -- relocation plans ----------------------------------------------------------------------------
@@ -334,7 +351,7 @@ def chain(installation):
 
 
 def test_relocate_plans(installation):
-    topo = topology.discover(chain(installation))
+    topo = discover(chain(installation))
     assert relocate.plan(topo, replica='db4', new_master='db3') == [('db4', 'db3')]
     assert relocate.plan(topo, replica='db3', up=True) == [('db3', 'db1')]
     assert relocate.plan(topo, replica='db3', new_master='db2') == []           # already there
@@ -354,15 +371,15 @@ def test_relocate_plans(installation):
     (dict(replicas_of='db1', new_master='db3'), 'would make a cycle'),
 ])
 def test_relocate_refusals(installation, request_args, message):
-    topo = topology.discover(chain(installation))
+    topo = discover(chain(installation))
     with pytest.raises(ValueError, match=message):
         relocate.plan(topo, **request_args)
 
 
 @pytest.mark.parametrize('change, message', [
     (('10.0.0.2', 'log_bin', False), 'db2 has no binary log'),
-    (('10.0.0.2', 'log_slave_updates', False), 'without log_slave_updates'),
-    (('10.0.0.4', 'replication', status('10.0.0.1', using_gtid='No')), 'replicates by binlog position'),
+    (('10.0.0.2', 'log_replica_updates', False), 'without log_slave_updates'),
+    (('10.0.0.4', 'status', status('10.0.0.1', using_gtid='No')), 'replicates by binlog position'),
     (('10.0.0.4', 'gtid_current_pos', '0-4-11'), 'db4 has errant transactions'),
     (('10.0.0.2', 'gtid_current_pos', '0-2-11'), 'db2 has errant transactions'),
 ])
@@ -370,7 +387,7 @@ def test_relocate_checks_of_the_servers(installation, change, message):
     specs = star(installation, 4)
     host, key, value = change
     installation[host][key] = value
-    topo = topology.discover(specs)
+    topo = discover(specs)
     with pytest.raises(ValueError, match=message):
         relocate.plan(topo, replica='db4', new_master='db2')
 
