@@ -55,7 +55,7 @@ def ansible_env():
     return env
 
 
-def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=False, timeout=600):
+def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=False, timeout=600, more_args=()):
     """Run a playbook (a path, relative paths from the repo root) and return a Run."""
     fd, record = tempfile.mkstemp(prefix='replicant-record-', suffix='.jsonl')
     os.close(fd)
@@ -68,6 +68,7 @@ def run_playbook(playbook, inventory=None, extra_vars=None, check=False, diff=Fa
         cmd.append('--check')
     if diff:
         cmd.append('--diff')
+    cmd += list(more_args)
     env = ansible_env()
     env['REPLICANT_RECORD'] = record
     proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
