@@ -18,7 +18,7 @@ PREFIX = 'ansible_collections.replicant.mysql.docsite.'
 # The guides, in the order the site lists them, by section.
 SECTIONS = [
     ('Procedures', ['configure', 'clone_slave', 'promote_master', 'topology']),
-    ('Using the collection', ['community_mysql', 'execution_environment', 'security', 'ssh_lab']),
+    ('Using the collection', ['installations', 'community_mysql', 'execution_environment', 'security', 'ssh_lab']),
     ('Measurements', ['benchmarks']),
 ]
 # A guide in docs/ that SECTIONS does not name goes to this section, so that none is left out.
