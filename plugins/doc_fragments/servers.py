@@ -14,8 +14,8 @@ class ModuleDocFragment(object):
 options:
   servers:
     description:
-      - The servers of one installation (see the filter P(replicant.mysql.installation#filter), which builds this
-        list from the inventory: C(servers: "{{ installation.servers }}")).
+      - 'The servers of one installation (see the filter P(replicant.mysql.installation#filter), which builds this
+        list from the inventory: C(servers: "{{ installation.servers }}")).'
       - Each is reached at O(servers[].login_unix_socket), else at O(servers[].login_host)/O(servers[].login_port),
         else at its replication address O(servers[].host)/O(servers[].port).
       - The module's own O(login_user), O(login_password), O(config_file), timeouts and TLS options, and
