@@ -14,12 +14,12 @@ class ModuleDocFragment(object):
 options:
   servers:
     description:
-      - 'The servers of one installation (see the filter P(replicant.mysql.installation#filter), which builds this
+      - 'The servers of one installation (see the filter P(replicant.mysql.installations#filter), which builds this
         list from the inventory: C(servers: "{{ installation.servers }}")).'
       - Each is reached at O(servers[].login_unix_socket), else at O(servers[].login_host)/O(servers[].login_port),
         else at its replication address O(servers[].host)/O(servers[].port).
       - The module's own O(login_user), O(login_password), O(config_file), timeouts and TLS options, and
-        O(repl_user)/O(repl_password) where the module has them, apply to every server that does not set its own;
+        C(repl_user)/C(repl_password) where the module has them, apply to every server that does not set its own;
         the module's O(login_host), O(login_port) and O(login_unix_socket) are not used for these servers.
     type: list
     elements: dict
@@ -68,7 +68,7 @@ options:
         description: Password of O(servers[].login_user); defaults to O(login_password).
         type: str
       repl_user:
-        description: Replication account that replicas of this server use; defaults to O(repl_user) where the module has it.
+        description: Replication account that replicas of this server use; defaults to the module's C(repl_user) where it has one.
         type: str
       repl_password:
         description: Password of O(servers[].repl_user).
