@@ -10,9 +10,15 @@ import re
 from docutils import nodes
 
 BASE = 'https://docs.ansible.com/ansible/latest/'
+# the docs.ansible.com labels antsibull-docs' page templates refer to
 CORE = {
-    'common_return_values': 'reference_appendices/common_return_values.html',
+    'action_plugins': 'plugins/action.html',
     'ansible_configuration_settings': 'reference_appendices/config.html',
+    'callback_plugins': 'plugins/callback.html',
+    'collections_keyword': 'collections_guide/collections_using_playbooks.html',
+    'common_return_values': 'reference_appendices/common_return_values.html',
+    'list_of_callback_plugins': 'collections/callback_index_callback.html',
+    'list_of_collections': 'collections/index.html',
     'module_defaults': 'playbook_guide/playbooks_module_defaults.html',
 }
 PLUGIN = re.compile(r'^ansible_collections\.([a-z0-9_]+)\.([a-z0-9_]+)\.([a-z0-9_]+)_(module|role)$')
