@@ -8,6 +8,7 @@ NO_BACKSLASH_ESCAPES.
 """
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -379,3 +380,53 @@ def test_two_plays_locking_one_server_at_once_share_one_holder(hard):
             {'name': 'unlock', 'replicant.mysql.mysql_flush_lock': dict(state='unlocked')}])
     assert run.result('unlock', 'hard2')['changed']
     assert lock_holder.read_state(_state_file(hard, 'hard2')) is None
+
+
+LAB_CASES = [
+    (dict(lab_servers=100), 'lab_servers must be at least 1 and at most 32 (got 100)'),
+    (dict(lab_servers=0), 'lab_servers must be at least 1'),
+    (dict(lab_servers='many'), "argument 'lab_servers' is of type str and we were unable to convert to int"),
+    (dict(lab_servers=20, lab_spares=20), 'lab_servers + lab_spares at most 32'),
+    (dict(lab_base_address='127.0.30.250', lab_servers=10), 'last octet stays within 1..254'),
+    (dict(lab_base_address='10.0.0.1'), 'must be a loopback address'),
+    (dict(lab_base_address='127.0.30.x; rm -rf /'), 'must be a loopback address'),
+    (dict(lab_base_port=3306), 'never 3306'),
+    (dict(lab_base_port=3300, lab_port_step=3), 'never 3306'),
+    (dict(lab_base_port=65535, lab_port_step=1), 'from 1024 to 65535'),
+    (dict(lab_timeout=0), 'lab_timeout must be from 1 to 3600'),
+    (dict(lab_name_prefix='../x'), 'lab_name_prefix must be a letter'),
+    (dict(lab_admin_password='a\nb'), 'must not be empty nor hold a line break'),
+    (dict(lab_repl_password=''), 'must not be empty nor hold a line break'),
+    (dict(lab_app_user="app'"), 'must be 1 to 32 letters'),
+    (dict(lab_extra_config={'init_file = /tmp/x\nlog': 1}), 'lab_extra_config names'),
+    (dict(lab_extra_config={'general_log': 'ON\ninit_file = /tmp/x'}), 'lab_extra_config names'),
+]
+
+
+@pytest.mark.parametrize('bad, message', LAB_CASES, ids=[str(sorted(b))[:40] for b, _m in LAB_CASES])
+def test_lab_bad_parameters_fail_first_and_create_nothing(bad, message):
+    from conftest import run_playbook
+    parent = tempfile.mkdtemp(prefix='replicant-hard-labparam-', dir='/var/tmp')
+    os.chmod(parent, 0o755)
+    directory = os.path.join(parent, 'lab')
+    try:
+        run = run_playbook('playbooks/lab.yml', extra_vars=lab_vars(directory, '127.0.30.81', **dict(
+            dict(lab_name_prefix='hard'), **bad)))
+        assert run.rc != 0
+        assert message in run.output, run.output
+        assert 'Bad lab parameters on localhost, nothing was changed' in run.output or 'Validation of arguments failed' in run.output
+        assert not os.path.exists(directory)
+    finally:
+        shutil.rmtree(parent)
+
+
+def test_lab_refuses_a_directory_that_is_not_its_own_and_leaves_it(tmp_path):
+    from conftest import run_playbook
+    os.chmod(str(tmp_path), 0o755)
+    precious = tmp_path / 'precious.txt'
+    precious.write_text('not a lab\n')
+    for state in ('present', 'absent'):
+        run = run_playbook('playbooks/lab.yml', extra_vars=lab_vars(str(tmp_path), '127.0.30.81', lab_state=state))
+        assert run.rc != 0 and 'lab_dir %s cannot be used' % tmp_path in run.output, run.output
+        assert 'has no .replicant-lab marker' in run.output and 'Nothing was changed' in run.output
+    assert sorted(os.listdir(str(tmp_path))) == ['precious.txt'] and precious.read_text() == 'not a lab\n'
