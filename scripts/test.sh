@@ -12,13 +12,15 @@
 #   bash scripts/test.sh publish [PYTEST-ARGS]    tarball, galaxy-importer, changelog, docs site,
 #                                                 ansible-builder, community.mysql side by side
 #   bash scripts/test.sh docs [DEST]              build the documentation site (scripts/docs.sh)
+#   bash scripts/test.sh floor [PYTEST-ARGS]      the controller-side playbook tests on the oldest supported
+#                                                 ansible-core (scripts/floor.sh, a venv of its own)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 
 mode=all
 case "${1:-}" in
-  all|unit|integration|lint|sanity|publish|docs) mode=$1; shift ;;
+  all|unit|integration|lint|sanity|publish|docs|floor) mode=$1; shift ;;
 esac
 
 venv_bin() {
@@ -77,10 +79,14 @@ case $mode in
     bin=$(venv_bin quick); export PATH="$bin:$PATH"
     bash "$here/scripts/docs.sh" "$@"
     ;;
+  floor)
+    bash "$here/scripts/floor.sh" "$@"
+    ;;
   all)
     bin=$(venv_bin full); export PATH="$bin:$PATH"
     echo "== pytest: unit and integration tests"
     python -m pytest tests/unit tests/integration "$@"
+    bash "$here/scripts/floor.sh"
     lint
     sanity
     ;;

@@ -113,7 +113,7 @@ def installations(hostvars, groups, play_hosts=None, where='controller'):
     """
     hosts = server_hosts(groups)
     play = list(hosts if play_hosts is None else [h for h in hosts if h in set(play_hosts)])
-    out = collections.OrderedDict()
+    out = {}   # plain dicts (ordered): before ansible-core 2.19 a filter's result must survive repr() + literal_eval
     for host in hosts:
         name = installation_of(hostvars, host)
         inst = out.setdefault(name, dict(name=name, master=None, masters=[], replicas=[], spares=[], members=[],
@@ -130,7 +130,7 @@ def installations(hostvars, groups, play_hosts=None, where='controller'):
     for inst in out.values():
         inst['replication'] = [e for e in inst['servers'] if e.get('role') in ('master', 'replica')]
         _judge(inst, hostvars)
-    return collections.OrderedDict((k, v) for k, v in out.items() if v['in_play'])
+    return dict((k, v) for k, v in out.items() if v['in_play'])
 
 
 def _judge(inst, hostvars):
@@ -154,7 +154,7 @@ def _judge(inst, hostvars):
         if master and master not in members:
             inst['problems'].append('%s: replicant_master %s is not a server of its installation %s (%s)'
                                     % (entry['name'], master, name, ', '.join(members)))
-    ids = collections.OrderedDict()
+    ids = {}
     for host in members:
         sid = _get(hostvars, host, 'replicant_server_id')
         if sid not in (None, ''):
