@@ -343,6 +343,8 @@ def test_lock_follows_its_play_and_is_released_when_the_play_dies(hard):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         killed = time.time()
+        for worker in plays_processes(path):  # the play's workers die with it, as an interrupted play's would
+            os.killpg(worker, signal.SIGKILL)
         while lock_holder.read_state(state_file) is not None and time.time() < killed + 15:
             time.sleep(0.2)
         released_after = time.time() - killed
@@ -354,8 +356,28 @@ def test_lock_follows_its_play_and_is_released_when_the_play_dies(hard):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        # ansible-playbook's workers run in sessions of their own: end the ones of this play too
+        for worker in plays_processes(path):
+            try:
+                os.killpg(worker, signal.SIGKILL)
+            except OSError:
+                pass
         os.unlink(path)
         lock_holder.release(_state_file(hard))
+
+
+def plays_processes(play_path):
+    """Pids of the processes whose command line names ``play_path`` (the play this test started)."""
+    found = []
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open('/proc/%s/cmdline' % entry, 'rb') as handle:
+                    if play_path.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
 
 
 def test_two_plays_locking_one_server_at_once_share_one_holder(hard):
