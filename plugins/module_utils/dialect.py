@@ -462,6 +462,19 @@ def follow_options(flavor, gtid=True):
     return dict(FOLLOW[flavor.name]['gtid' if gtid else 'positional'])
 
 
+def reconnect_options(connect_retry=None, heartbeat_period=None):
+    """The change_master options that make a replica notice a lost master and reconnect fast (rendered as
+    MASTER_CONNECT_RETRY / MASTER_HEARTBEAT_PERIOD, or SOURCE_... on MySQL 8.0.23+); None leaves one out."""
+    out = {}
+    if connect_retry is not None:
+        _number(connect_retry, 'connect_retry', minimum=1)
+        out['master_connect_retry'] = connect_retry
+    if heartbeat_period is not None:
+        _number(heartbeat_period, 'heartbeat_period', kind=float)
+        out['master_heartbeat_period'] = heartbeat_period
+    return out
+
+
 def former_master_statements(flavor):
     """Statements (rendered) a former master runs before it replicates by GTID from a new master."""
     return [sql(flavor, key) for key in FOLLOW[flavor.name]['former_master']]

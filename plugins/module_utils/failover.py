@@ -8,20 +8,25 @@
    them the most advanced (GTID transactions, then executed coordinates).
 4. If another replica has transactions the candidate lacks, the candidate first replicates from it
    until it has them (catch-up).
-5. The candidate is promoted (replication reset, writable) and every other replica follows it.
+5. The candidate is promoted (replication reset, writable); the router (router.py) is told at once
+   (phase ``promote``), then every other replica follows it (short connect retry, heartbeat).
+
+A failure once the candidate is writable routes to it (phase ``failed``) and reports the exact state.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import time
 
-from ansible_collections.replicant.mysql.plugins.module_utils import replication
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, can_replicate_from, reasons_text
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
-    Journal, PromotionError, connect_all, describe, kill_clients, point_at, read_all, run_parallel,
-    thread_problem, validate_force, verify_replicating)
+    Journal, PromotionError, connect_all, describe, fail_safe_state, kill_clients, point_at, read_all,
+    replication_account_problem, route_failed, run_parallel, thread_problem, validate_force, verify_replicating,
+    writable_servers)
+from ansible_collections.replicant.mysql.plugins.module_utils.router import RouterError, make_router
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 FAILOVER_CHECKS = (
@@ -32,9 +37,11 @@ FAILOVER_CHECKS = (
     'candidate_eligible',   # a candidate exists and is not marked excluded
     'candidate_binlog',     # the candidate writes a binlog with the replicated transactions in it
     'diverged',             # no two replicas have different transactions under the same GTID (MariaDB)
+    'replication_account',  # the other replicas can log in to the candidate with the replication account
+    'router',               # the router can move the clients to the candidate
 )
 DEFAULTS = dict(force=(), relay_log_timeout=60, stall_timeout=2, catch_up_timeout=60, verify_timeout=10,
-                master_connect_timeout=3)
+                master_connect_timeout=3, router=None, connect_retry=3, heartbeat_period=2.0)
 
 
 def predicted_set(node):
@@ -139,7 +146,9 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
     """Promote a replica after ``master`` (a name among ``nodes``) failed; ``candidate`` forces the choice.
 
     Options (see DEFAULTS): force (check names to skip), relay_log_timeout, stall_timeout,
-    catch_up_timeout, verify_timeout, master_connect_timeout (seconds).
+    catch_up_timeout, verify_timeout, master_connect_timeout (seconds), router (a router.Router or the
+    module's router option: told ``promote`` the instant the new master is writable), connect_retry and
+    heartbeat_period (seconds, set on every repointed replica).
     Returns the result dict; raises PromotionError (with ``.result``) on refusal or failure.
     """
     unknown = sorted(set(options) - set(DEFAULTS))
@@ -154,13 +163,19 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
     old = by_name[master]
     old.server.connect_timeout = o['master_connect_timeout']
     journal = Journal()
-    result = dict(changed=False, old_master=master, new_master=None, checks=journal.checks, steps=journal.steps)
+    router = make_router(o['router'], journal, 'failover')
+    result = dict(changed=False, old_master=master, new_master=None, checks=journal.checks, steps=journal.steps,
+                  routing=router.calls, promoted=False)
     try:
-        return _failover(nodes, old, candidate, check_mode, o, force, journal, result)
+        return _failover(nodes, old, candidate, check_mode, o, force, journal, result, router)
     except PromotionError as exc:
         exc.result = dict(result, **exc.result)
         raise
-    except ServerError as exc:
+    except Exception as exc:
+        if result.get('promoted') and 'state' not in result:
+            _fail_safe(router, old, by_name[result['new_master']], nodes, result, {}, exc)
+        if not isinstance(exc, ServerError):
+            raise
         if 'promoted_ms' in result:
             state = '%s was promoted and is writable' % result['new_master']
         elif result['changed']:
@@ -174,7 +189,24 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
             node.close()
 
 
-def _failover(nodes, old, candidate, check_mode, o, force, journal, result):
+def _fail_safe(router, old, chosen, nodes, result, failures, exc):
+    """Past the point of no return: route to the writable server and record the exact state."""
+    others = [n for n in nodes if n is not chosen and n is not old]
+    broken = dict((name, str(error)) for name, error in failures.items())
+    if exc is not None:
+        for node in others:
+            if node.name in result['topology']['replicas'] and node.name not in broken:
+                broken[node.name] = 'not repointed: %s' % exc
+    problems = dict(result.pop('_problems', {}))
+    if exc is not None:
+        problems['error'] = str(exc)
+    writable = writable_servers([chosen])
+    routed = route_failed(router, old, chosen, writable + [chosen.name], others)
+    result['state'] = fail_safe_state(writable, broken, problems, routed, chosen.name)
+    return broken
+
+
+def _failover(nodes, old, candidate, check_mode, o, force, journal, result, router):
     master = old.name
     connect_all(nodes, journal)
     if old.error:
@@ -202,6 +234,15 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result):
     sets = {n.name: predicted_set(n) for n in usable}
     chosen = _choose(usable, candidate, sets, journal, force, old, read=True)
     _diverged(usable, sets, journal, force)
+    if chosen is not None:
+        followers = [n.name for n in usable if n is not chosen]
+        problem = replication_account_problem(chosen, followers)
+        journal.check('replication_account', chosen.name, not problem, problem or '%s can log in with %s and replicate'
+                      % (', '.join(followers) or 'its replicas', chosen.repl_user), force)
+        if router.enabled:
+            problems = router.check([n.name for n in nodes])
+            journal.check('router', master, not problems, '; '.join(problems) or '%s can route to %s'
+                          % (router.describe(), chosen.name), force)
     result['new_master'] = chosen.name if chosen else None
     result['forced_checks'] = journal.forced()
     refusals = journal.refusals()
@@ -233,22 +274,38 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result):
     journal.step(chosen.name, 'elected (%s)' % sets[chosen.name])
     catch_up(chosen, others, sets, journal, o['catch_up_timeout'])
     promote(chosen, journal)
+    result['promoted'] = True
     result['promoted_ms'] = journal.ms()
+    problems = {}
+    if router.enabled:
+        try:
+            router.route('promote', old, chosen, [n for n in nodes if n is not old and n is not chosen])
+            result['routed_ms'] = journal.ms()
+        except RouterError as exc:
+            problems['router'] = str(exc)
+    result['_problems'] = problems
+    reconnect = dialect.reconnect_options(o['connect_retry'], o['heartbeat_period'])
 
     def follow(node):
-        point_at(node.server, chosen.follow(node.facts['flavor'], gtid=True))
+        options = chosen.follow(node.facts['flavor'], gtid=True)
+        options.update(reconnect)
+        point_at(node.server, options)
         verify_replicating(node.server, o['verify_timeout'])
         journal.step(node.name, 'replicates from %s' % chosen.name)
     failures = {name: exc for name, exc in run_parallel(follow, others).items() if exc is not None}
     result['total_ms'] = journal.ms()
-    if failures:
-        result['failed_repoints'] = {name: str(exc) for name, exc in failures.items()}
-        result['topology']['replicas'] = [n.name for n in others if n.name not in failures]
-        result['topology']['broken'] = sorted(failures)
-        raise PromotionError('%s is the new master, but these servers do not replicate from it: %s' % (
-            chosen.name, '; '.join('%s: %s' % kv for kv in sorted(result['failed_repoints'].items()))), result)
-    result['msg'] = '%s is the master now (writable %s ms after the start); %s replicate from it; %s %s' % (
-        chosen.name, result['promoted_ms'], ', '.join(n.name for n in others) or 'no servers', master,
+    if failures or problems:
+        broken = _fail_safe(router, old, chosen, nodes, result, failures, None)
+        if broken:
+            result['failed_repoints'] = broken
+        result['topology']['replicas'] = [n.name for n in others if n.name not in broken]
+        result['topology']['broken'] = sorted(broken)
+        raise PromotionError('%s is the new master (writable), but the failover did not finish: %s'
+                             % (chosen.name, result['state']['summary']), result)
+    result.pop('_problems', None)
+    result['msg'] = '%s is the master now (writable %s ms after the start%s); %s replicate from it; %s %s' % (
+        chosen.name, result['promoted_ms'], ', routed after %s ms' % result['routed_ms'] if 'routed_ms' in result else '',
+        ', '.join(n.name for n in others) or 'no servers', master,
         'is fenced (read-only)' if not old.error else 'was unreachable')
     return result
 

@@ -108,7 +108,8 @@ def installations(hostvars, groups, play_hosts=None, where='controller'):
     members (every server, inventory order), in_play (the members among ``play_hosts``), complete
     (every member is in play), leader (the first member in play: the host that runs its
     controller-side tasks), servers (the ``servers`` option of the modules: every member),
-    replication (the entries of the master and the replicas only: what a promotion acts on) and
+    replication (the entries of the master and the replicas only: what a promotion acts on), router
+    (the promotion modules' ``router`` option, from ``replicant_router`` and its variables) and
     problems (why a procedure must refuse it).
     """
     hosts = server_hosts(groups)
@@ -129,8 +130,45 @@ def installations(hostvars, groups, play_hosts=None, where='controller'):
         inst['servers'].append(server_entry(hostvars, groups, host, where))
     for inst in out.values():
         inst['replication'] = [e for e in inst['servers'] if e.get('role') in ('master', 'replica')]
+        inst['router'] = router_of(hostvars, inst)
         _judge(inst, hostvars)
     return dict((k, v) for k, v in out.items() if v['in_play'])
+
+
+ROUTER_VARS = (('type', 'replicant_router'), ('socket', 'replicant_haproxy_socket'),
+               ('backend', 'replicant_haproxy_backend'), ('command', 'replicant_router_command'),
+               ('timeout', 'replicant_router_timeout'))
+
+
+def router_of(hostvars, inst):
+    """The promotion modules' ``router`` option of an installation: the router variables (group vars of the
+    installation; its servers must agree) and, per server, its name in the HAProxy backend
+    (``replicant_haproxy_server``, default the inventory name)."""
+    router = dict(type='none')
+    seen = {}
+    for host in inst['members']:
+        for key, var in ROUTER_VARS:
+            value = _get(hostvars, host, var)
+            if value in (None, ''):
+                continue
+            if key in seen and seen[key][1] != value:
+                inst['problems'].append('%s and %s of installation %s disagree on %s: set it once for the installation'
+                                        % (seen[key][0], host, inst['name'], var))
+                continue
+            seen.setdefault(key, (host, value))
+            router[key] = value
+    if router['type'] != 'none':
+        router['server_names'] = dict((h, str(_get(hostvars, h, 'replicant_haproxy_server') or h))
+                                      for h in inst['members'])
+    if isinstance(router.get('command'), str):
+        router['command'] = [router['command']]
+    if router.get('timeout') is not None:
+        try:
+            router['timeout'] = float(router['timeout'])
+        except (TypeError, ValueError):
+            inst['problems'].append('replicant_router_timeout must be a number of seconds, not %r' % (router['timeout'],))
+            del router['timeout']
+    return router
 
 
 def _judge(inst, hostvars):

@@ -16,14 +16,20 @@ from ansible_collections.replicant.mysql.plugins.module_utils import replication
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import (
     SERVERS_OPTION, ProcedureError, instances_from_params)
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
-from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, ServerError
+from ansible_collections.replicant.mysql.plugins.module_utils.router import ROUTER_OPTION, RouterError
+from ansible_collections.replicant.mysql.plugins.module_utils.server import (
+    HAS_PYMYSQL, MISSING_PYMYSQL, ServerError, server_from_params)
 
-# Sessions that are no clients: replication threads and the server's own.
 # Sessions that are no clients: replication threads and the server's own.
 SPARED_COMMANDS = ('binlog dump', 'binlog dump gtid', 'daemon', 'slave_io', 'slave_sql', 'slave_worker', 'connect',
                    'killed')
 SPARED_USERS = ('system user', 'event_scheduler', 'unauthenticated user')
 PROCESSLIST = 'SELECT ID AS id, USER AS user, COMMAND AS command FROM information_schema.PROCESSLIST'
+# Replica IO errors that retrying does not cure: the account is refused.
+FATAL_IO_ERRNOS = (1045, 1044, 1227)
+# What SHOW GRANTS says of an account that may replicate (MariaDB 10.5+ also spells it REPLICATION REPLICA).
+REPLICATION_PRIVILEGES = ('REPLICATION SLAVE', 'REPLICATION REPLICA', 'ALL PRIVILEGES')
+ACCOUNT_HOSTS = 'SELECT Host AS host FROM mysql.user WHERE User = %s'
 
 class PromotionError(ProcedureError):
     """A refusal or a failure of a promotion; ``result`` holds what was found and done up to then."""
@@ -167,21 +173,121 @@ def point_at(server, options):
 
 
 def verify_replicating(server, timeout):
-    """Wait until both replication threads run (IO connected); raise with the reason otherwise."""
+    """Wait until both replication threads run (IO connected); raise with the reason otherwise.
+
+    An SQL error, or an IO error no retry cures (access denied), fails at once rather than at the timeout.
+    """
     deadline = time.time() + timeout
     while True:
         status = replication.replica_status(server)
         if running_ok(status):
             return status
-        if (status and status['last_sql_errno']) or time.time() >= deadline:
+        if (status and (status['last_sql_errno'] or status['last_io_errno'] in FATAL_IO_ERRNOS)) \
+                or time.time() >= deadline:
             raise ServerError('%s does not replicate: %s' % (server, thread_problem(status)))
         time.sleep(0.01)
+
+
+# -- what must hold after the switch --------------------------------------------------------------
+def replication_account_problem(source, followers):
+    """Why the servers ``followers`` (names) could not replicate from ``source`` with its account ('' if they can).
+
+    Logs in to ``source`` at its replication address as ``repl_user`` with ``repl_password`` (from where the
+    module runs) and reads the account's grants; the admin connection tells a missing account from a wrong
+    password. The messages say what to fix and never carry the password.
+    """
+    user = source.repl_user
+    who = ', '.join(followers) or 'its replicas'
+    if not user:
+        return ('no replication account is configured for %s (replicant_repl_user / repl_user): %s could not '
+                'replicate from it' % (source.name, who))
+    params = dict((k, v) for k, v in source.login.items() if k not in ('login_unix_socket', 'config_file'))
+    params.update(login_host=source.host, login_port=source.port, login_user=user,
+                  login_password=source.repl_password)
+    probe = server_from_params(params, name=source.name)
+    try:
+        probe.connect()
+        grants = ' '.join(str(v) for row in probe.sql('SHOW GRANTS') for v in row.values()).upper()
+    except ServerError as exc:
+        reason = str(exc)
+        if 'Access denied' not in reason and '1045' not in reason:
+            return 'cannot log in as %s at %s:%s: %s' % (user, source.host, source.port, reason)
+        try:
+            hosts = [str(row['host']) for row in source.server.sql(ACCOUNT_HOSTS, (user,))]
+        except ServerError:
+            hosts = None
+        if hosts == []:
+            return ('has no account %s: %s would be refused (Access denied) once repointed; create it on %s with '
+                    'REPLICATION SLAVE and the password the others use (module mysql_replication_user)'
+                    % (user, who, source.name))
+        return ('refuses %s with the configured password (accounts %s@%s exist there): %s would be refused once '
+                'repointed; give %s on %s the password of replicant_repl_password'
+                % (user, user, ','.join(hosts or ['?']), who, user, source.name))
+    finally:
+        probe.close()
+    if not any(p in grants for p in REPLICATION_PRIVILEGES):
+        return ('%s may log in but has no REPLICATION SLAVE privilege: %s could not replicate; '
+                'GRANT REPLICATION SLAVE ON *.* to it on %s' % (user, who, source.name))
+    return ''
+
+
+def writable_servers(nodes):
+    """The names of the nodes that accept writes now (a fresh connection where the old one is gone)."""
+    out = []
+    for node in nodes:
+        try:
+            node.server.connect()
+            if not replication.read_only_state(node.server)['read_only']:
+                out.append(node.name)
+        except (ServerError, AttributeError, KeyError):
+            node.close()
+    return out
+
+
+def route_failed(router, old, new, writable, others=()):
+    """After a failure past the point of no return: route to the writable server (``new`` unless only ``old`` is)."""
+    if router is None or not router.enabled:
+        return None
+    target, other = (old, new) if old.name in writable and new.name not in writable else (new, old)
+    try:
+        router.route('failed', other, target, others)
+        return dict(route_to=target.name, ok=True, detail='')
+    except RouterError as exc:
+        return dict(route_to=target.name, ok=False, detail=str(exc))
+
+
+def fail_safe_state(writable, broken, problems, routed, new_name):
+    """The exact state after a failure past the point of no return, with a one-line summary."""
+    parts = ['writable: %s' % (', '.join(writable) or 'NO SERVER')]
+    if broken:
+        parts.append('not replicating from %s: %s' % (new_name, '; '.join('%s (%s)' % kv for kv in sorted(broken.items()))))
+    for what, why in sorted((problems or {}).items()):
+        if what == 'router':
+            parts.append('routing at the promotion failed: %s' % why)
+        elif what != 'error':
+            parts.append('%s %s' % (what, why))
+        elif not broken:
+            parts.append('error: %s' % why)
+    if routed is not None:
+        parts.append('router: clients routed to %s' % routed['route_to'] if routed['ok'] else
+                     'router: could NOT route clients to %s: %s' % (routed['route_to'], routed['detail']))
+    return dict(writable=list(writable), not_replicating=dict(broken), problems=dict(problems or {}), router=routed,
+                summary='; '.join(parts))
 
 
 # -- module plumbing (shared by mysql_switchover and mysql_failover) -----------------------------
 def module_result(result):
     """A result dict safe to hand to exit_json / fail_json (no msg key, plain types)."""
     return {k: v for k, v in result.items() if k != 'msg'}
+
+
+# The options of the doc fragment replicant.mysql.promotion (routing and reconnection), with the defaults
+# of both procedures.
+PROMOTION_OPTIONS = dict(
+    router=ROUTER_OPTION,
+    connect_retry=dict(type='int', default=3),
+    heartbeat_period=dict(type='float', default=2.0),
+)
 
 
 def promotion_argument_spec(checks, **more):
@@ -194,6 +300,7 @@ def promotion_argument_spec(checks, **more):
         repl_password=dict(type='str', no_log=True),
         force=dict(type='list', elements='str', default=[], choices=list(checks)),
     )
+    spec.update(PROMOTION_OPTIONS)
     spec.update(more)
     return spec
 
@@ -203,7 +310,7 @@ def run_promotion(module, procedure, option_names):
     if not HAS_PYMYSQL:
         module.fail_json(msg=MISSING_PYMYSQL)
     p = module.params
-    options = {k: p[k] for k in ('force',) + tuple(option_names)}
+    options = {k: p[k] for k in ('force',) + tuple(PROMOTION_OPTIONS) + tuple(option_names)}
     try:
         result = procedure(instances_from_params(p, require_host=True), p['master'], p['new_master'] or None, check_mode=module.check_mode,
                            **options)

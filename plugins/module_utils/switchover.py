@@ -19,7 +19,14 @@ Everything that can refuse runs before anything changes (``prechecks``). The cri
    stops replicating and forgets its master (RESET SLAVE ALL).
 
 Then the old master is unlocked (it stays read-only) and every other replica and the old master
-are pointed at the new master concurrently, and each is verified to replicate.
+are pointed at the new master concurrently (with a short connect retry and a heartbeat), and each is
+verified to replicate.
+
+Routing (``router``, see router.py) is a step of the critical section: ``demote`` once the old master
+is locked, ``promote`` the instant the new master is writable (before any replica is repointed),
+``undo`` when the switchover is undone, ``failed`` when anything fails past the point of no return
+(clients are routed to the writable server, and the result says who is writable, who does not
+replicate and why).
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -32,8 +39,10 @@ from ansible_collections.replicant.mysql.plugins.module_utils.instance import (
     DEFAULTS as INSTANCE_DEFAULTS, can_replicate_from, reasons_text)
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
-    Journal, PromotionError, advancement, connect_all, describe, kill_clients, point_at, read_all, replicates_from,
-    run_parallel, running_ok, thread_problem, validate_force, verify_replicating)
+    Journal, PromotionError, advancement, connect_all, describe, fail_safe_state, kill_clients, point_at, read_all,
+    replicates_from, replication_account_problem, route_failed, run_parallel, running_ok, thread_problem,
+    validate_force, verify_replicating, writable_servers)
+from ansible_collections.replicant.mysql.plugins.module_utils.router import RouterError, make_router
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 # The prechecks, in the order they run; each may be skipped by name with ``force``.
@@ -48,16 +57,19 @@ CHECKS = (
     'candidate_lag',        # the candidate is at most max_lag seconds behind
     'errant_transactions',  # no replica has transactions the master lacks
     'long_transactions',    # no transaction on the master older than long_transaction seconds
+    'replication_account',  # the servers that will replicate from the candidate can log in there with the account
+    'router',               # the router can move the clients (e.g. the HAProxy backend has both servers)
 )
 LONG_TRANSACTIONS = ('SELECT trx_mysql_thread_id AS thread, TIMESTAMPDIFF(SECOND, trx_started, NOW()) AS seconds '
                      'FROM information_schema.INNODB_TRX WHERE trx_started < NOW() - INTERVAL %s SECOND')
 DEFAULTS = dict(force=(), max_lag=INSTANCE_DEFAULTS['max_lag'], long_transaction=10, lock_wait_timeout=5,
-                wait_timeout=10, verify_timeout=10, include_old_master=True, kill_connections=True, gtid=None)
+                wait_timeout=10, verify_timeout=10, include_old_master=True, kill_connections=True, gtid=None,
+                router=None, connect_retry=3, heartbeat_period=2.0)
 
 
 # -- prechecks -----------------------------------------------------------------------------------
 def prechecks(nodes, master, candidate, journal, force=(), max_lag=DEFAULTS['max_lag'],
-              long_transaction=DEFAULTS['long_transaction']):
+              long_transaction=DEFAULTS['long_transaction'], router=None):
     """Run every check against fresh facts; returns the candidate Instance (elected when None).
 
     Replicas are read before the master so that a transaction arriving in between cannot look errant.
@@ -116,7 +128,41 @@ def prechecks(nodes, master, candidate, journal, force=(), max_lag=DEFAULTS['max
                   'transactions running for %s s (connections %s); they would hold up the lock' % (
                       ', '.join(str(r['seconds']) for r in long_trx), ', '.join(str(r['thread']) for r in long_trx)),
                   force)
+    followers = [n.name for n in [old] + replicas if n is not chosen]
+    problem = replication_account_problem(chosen, followers)
+    journal.check('replication_account', chosen.name, not problem, problem or '%s can log in with %s and replicate'
+                  % (', '.join(followers) or 'its replicas', chosen.repl_user), force)
+    if router is not None and router.enabled:
+        problems = router.check([n.name for n in nodes])
+        journal.check('router', master, not problems, '; '.join(problems) or '%s can route to %s and %s'
+                      % (router.describe(), master, chosen.name), force)
     return chosen
+
+
+def verify_current(nodes, master):
+    """What differs from "``master`` is the writable master and every other node replicates from it" ([] when nothing)."""
+    connect_all(nodes)
+    read_all(nodes)
+    old = next(n for n in nodes if n.name == master)
+    problems = ['%s: unreachable: %s' % (n.name, n.error) for n in nodes if n.error]
+    if not old.error:
+        if old.facts['read_only']:
+            problems.append('%s is read-only' % master)
+        if old.status:
+            problems.append('%s replicates from %s:%s' % (master, old.status['master_host'], old.status['master_port']))
+    for node in nodes:
+        if node is old or node.error:
+            continue
+        if not node.status:
+            problems.append('%s does not replicate from anyone' % node.name)
+        elif not old.error and not replicates_from(node.status, old):
+            problems.append('%s replicates from %s:%s, not from %s' % (node.name, node.status['master_host'],
+                                                                      node.status['master_port'], master))
+        elif not running_ok(node.status):
+            problems.append('%s does not replicate: %s' % (node.name, thread_problem(node.status)))
+        if not node.facts['read_only']:
+            problems.append('%s is writable' % node.name)
+    return problems
 
 
 def _on(flag):
@@ -150,13 +196,19 @@ def elect_switchover(replicas, old):
 class _Switch:
     """One switchover run; keeps what is needed to undo or finish it."""
 
-    def __init__(self, nodes, old, new, journal, options):
+    def __init__(self, nodes, old, new, journal, options, router):
         self.nodes, self.old, self.new, self.journal, self.o = nodes, old, new, journal, options
+        self.router = router
+        self.others = [n for n in nodes if n is not old and n is not new]
         self.locked = False
+        self.demoted = False
         self.promoted = False
         self.final = None
         self.new_position = None
         self.gtid = options['gtid']
+        self.outage_ms = None
+        self.routed_ms = None
+        self.problems = {}   # past the point of no return: what failed (router, reset), by what
 
     def wait_candidate(self, pos):
         if self.gtid:
@@ -192,6 +244,9 @@ class _Switch:
                 killed += kill_clients(server, spare)
             journal.step(old.name, 'killed %d client connection(s); final position %s, GTID %s'
                          % (len(killed), self.final['position'], self.final['gtid_executed'] or '-'))
+            if self.router.enabled:
+                self.demoted = True
+                self.router.route('demote', old, new, self.others)
             self.wait_candidate(self.final)
             journal.step(new.name, 'has executed everything %s committed' % old.name)
             if not self.gtid:
@@ -199,23 +254,31 @@ class _Switch:
             # Writable first: nothing can reach it from the locked old master any more.
             replication.set_read_only(new.server, False)
             self.promoted = True
-            outage = round((time.time() - started) * 1000, 1)
+            self.outage_ms = round((time.time() - started) * 1000, 1)
             journal.step(new.name, 'writable: the new master')
         except Exception as exc:
             if self.promoted:
                 raise  # past the point of no return: never make the old master writable again
             self.undo(exc)
         try:
+            if self.router.enabled:
+                try:
+                    self.router.route('promote', old, new, self.others)
+                    self.routed_ms = round((time.time() - started) * 1000, 1)
+                except RouterError as exc:
+                    self.problems['router'] = str(exc)
             new.server.run('stop_replica')
             new.server.run('reset_replica', all=True)
             journal.step(new.name, 'replication stopped and reset')
         except ServerError as exc:
+            self.problems[new.name] = 'still has its replication configuration (STOP SLAVE / RESET SLAVE ALL failed: ' \
+                                      '%s); nothing was repointed' % exc
             raise PromotionError('%s is the new master (writable) and %s is read-only, but %s still has its replication '
                                  'configuration: %s' % (new.name, old.name, new.name, exc))
         finally:
             if self.locked:
                 self.unlock()
-        return outage
+        return self.outage_ms
 
     def unlock(self):
         try:
@@ -239,12 +302,19 @@ class _Switch:
         except ServerError as error:
             notes.append('%s could NOT be made writable again (%s): no server accepts writes now; '
                          'check it and run the failover if it is gone' % (old.name, error))
+        if self.demoted:
+            try:
+                self.router.route('undo', old, new, self.others)
+                notes.append('the router points at %s again' % old.name)
+            except RouterError as error:
+                notes.append('the router could NOT be pointed back at %s: %s' % (old.name, error))
         raise PromotionError('switchover from %s to %s failed and was undone: %s. %s'
                              % (old.name, new.name, exc, '; '.join(notes)))
 
     # 4: repoint
     def repoint(self, targets):
         results = {}
+        reconnect = dialect.reconnect_options(self.o['connect_retry'], self.o['heartbeat_period'])
 
         def point(node):
             started = time.time()
@@ -258,7 +328,9 @@ class _Switch:
                 replication.wait_for_pos(server, position=Position(self.final['file'], self.final['pos']),
                                          timeout=self.o['wait_timeout'])
             position = Position(self.new_position['file'], self.new_position['pos']) if self.new_position else None
-            point_at(server, self.new.follow(flavor, self.gtid, position))
+            options = self.new.follow(flavor, self.gtid, position)
+            options.update(reconnect)
+            point_at(server, options)
             verify_replicating(server, self.o['verify_timeout'])
             results[node.name] = round((time.time() - started) * 1000, 1)
             self.journal.step(node.name, 'replicates from %s' % self.new.name)
@@ -269,10 +341,17 @@ class _Switch:
 def switchover(nodes, master, candidate=None, check_mode=False, **options):
     """Move the master role from ``master`` to ``candidate`` (a replica; elected when None).
 
-    ``nodes``: every server (Node) of the installation, the master included. Options (see DEFAULTS):
+    ``nodes``: every server (Instance) of the installation, the master included. Options (see DEFAULTS):
     force (check names to skip), max_lag, long_transaction, lock_wait_timeout, wait_timeout,
-    verify_timeout (seconds), include_old_master, kill_connections, gtid (None: when every server has it).
-    Returns the result dict; raises PromotionError (with ``.result``) on refusal or failure.
+    verify_timeout (seconds), include_old_master, kill_connections, gtid (None: when every server has it),
+    router (a router.Router or the module's router option), connect_retry and heartbeat_period (seconds,
+    set on every repointed server).
+
+    ``candidate == master``: nothing to do, once the servers confirm that ``master`` is the writable master
+    and every other node replicates from it (else refused, naming what differs).
+    Returns the result dict; raises PromotionError (with ``.result``) on refusal or failure. Past the point
+    of no return the result has ``promoted`` true, ``state`` (who is writable, who does not replicate and
+    why) and the router was told to route to the writable server (phase ``failed``).
     """
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
@@ -286,14 +365,21 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
     if len(set(names)) != len(names):
         raise ValueError('server names must be unique: %s' % ', '.join(names))
     journal = Journal()
-    result = dict(changed=False, old_master=master, new_master=candidate, checks=journal.checks, steps=journal.steps)
+    router = make_router(o['router'], journal, 'switchover')
+    result = dict(changed=False, old_master=master, new_master=candidate, checks=journal.checks, steps=journal.steps,
+                  routing=router.calls, promoted=False)
     try:
         if candidate == master:
+            differ = verify_current(nodes, master)
+            if differ:
+                raise PromotionError('switchover refused, nothing was changed: %s is to stay the master, but the servers '
+                                     'are not as the inventory says: %s. Run playbooks/topology.yml to see the '
+                                     'installation, and correct the inventory' % (master, '; '.join(differ)), result)
             result.update(msg='%s is the master already; nothing to do' % master,
                           topology=dict(master=master, replicas=[n for n in names if n != master], left_out=[]))
             return result
         connect_all(nodes, journal)
-        new = prechecks(nodes, master, candidate, journal, force, o['max_lag'], o['long_transaction'])
+        new = prechecks(nodes, master, candidate, journal, force, o['max_lag'], o['long_transaction'], router)
         result['new_master'] = new.name if new else None
         result['forced_checks'] = journal.forced()
         refusals = journal.refusals()
@@ -303,7 +389,7 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
         replicas = [n for n in nodes if n is not old and n is not new and not n.error]
         gtid = o['gtid'] if o['gtid'] is not None else all(n.facts['gtid_enabled'] for n in [old, new] + replicas)
         targets = replicas + ([old] if o['include_old_master'] else [])
-        result.update(gtid=gtid, plan=plan(old, new, targets, gtid, o),
+        result.update(gtid=gtid, plan=plan(old, new, targets, gtid, o, router),
                       topology=dict(master=new.name, replicas=[n.name for n in targets],
                                     left_out=[] if o['include_old_master'] else [old.name],
                                     unreachable=[n.name for n in nodes if n.error]))
@@ -311,50 +397,83 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
             result.update(changed=True, msg='check mode: would switch the master from %s to %s' % (master, new.name))
             return result
         o['gtid'] = gtid
-        run = _Switch(nodes, old, new, journal, o)
+        run = _Switch(nodes, old, new, journal, o, router)
         result['changed'] = True
         try:
             run.presync()
-            result['outage_ms'] = run.critical()
-        except PromotionError as exc:
-            exc.result = result
-            raise
-        result['final_gtid'] = run.final['gtid_executed']
-        result['final_position'] = run.final['position']
-        repointed, failures = run.repoint(targets)
+            run.critical()
+        except Exception as exc:
+            if not run.promoted:
+                if isinstance(exc, PromotionError):
+                    exc.result = result
+                raise
+            _finish_failed(run, result, targets, [], exc)
+        result.update(promoted=True, outage_ms=run.outage_ms, final_gtid=run.final['gtid_executed'],
+                      final_position=run.final['position'])
+        if run.routed_ms is not None:
+            result['routed_ms'] = run.routed_ms
+        try:
+            repointed, failures = run.repoint(targets)
+        except Exception as exc:  # a bug or a broken thread: still route and report
+            _finish_failed(run, result, targets, [], exc)
         result['repoint_ms'] = repointed
         result['total_ms'] = journal.ms()
-        if failures:
-            result['failed_repoints'] = {name: str(exc) for name, exc in failures.items()}
-            result['topology']['replicas'] = [n.name for n in targets if n.name not in failures]
-            result['topology']['broken'] = sorted(failures)
-            raise PromotionError('%s is the new master (writable) and %s is read-only, but these servers do not '
-                                 'replicate from %s: %s' % (new.name, old.name, new.name, '; '.join(
-                                     '%s: %s' % kv for kv in sorted(result['failed_repoints'].items()))), result)
-        result['msg'] = '%s is the master now (write outage %s ms); %s replicate from it' % (
-            new.name, result['outage_ms'], ', '.join(n.name for n in targets) or 'no servers')
+        if failures or run.problems:
+            _finish_failed(run, result, targets, failures, None)
+        result['msg'] = '%s is the master now (write outage %s ms%s); %s replicate from it' % (
+            new.name, result['outage_ms'], ', routed after %s ms' % run.routed_ms if run.routed_ms is not None else '',
+            ', '.join(n.name for n in targets) or 'no servers')
         return result
     finally:
         for node in nodes:
             node.close()
 
 
-def plan(old, new, targets, gtid, o):
+def _finish_failed(run, result, targets, failures, exc):
+    """Past the point of no return: route to the writable server, record the exact state, raise PromotionError."""
+    old, new = run.old, run.new
+    result.update(promoted=True, outage_ms=run.outage_ms, total_ms=run.journal.ms())
+    if run.final:
+        result.update(final_gtid=run.final['gtid_executed'], final_position=run.final['position'])
+    if run.routed_ms is not None:
+        result['routed_ms'] = run.routed_ms
+    broken = dict((name, str(error)) for name, error in (failures or {}).items())
+    if exc is not None:
+        run.problems.setdefault('error', str(exc))
+        repointed = set(result.get('repoint_ms') or ())
+        for node in targets:
+            if node.name not in repointed and node.name not in broken:
+                broken[node.name] = 'not repointed: %s' % exc
+    if broken:
+        result['failed_repoints'] = broken
+    result['topology']['replicas'] = [n.name for n in targets if n.name not in broken]
+    result['topology']['broken'] = sorted(broken)
+    writable = writable_servers([new, old])
+    routed = route_failed(run.router, old, new, writable, run.others)
+    state = fail_safe_state(writable, broken, run.problems, routed, new.name)
+    result['state'] = state
+    raise PromotionError('%s is the new master (writable) and %s is read-only, but the switchover did not finish: %s'
+                         % (new.name, old.name, state['summary']), result)
+
+
+def plan(old, new, targets, gtid, o, router=None):
     how = 'by GTID' if gtid else "at %s's binlog position after the switch" % new.name
+    routed = router is not None and router.enabled
     steps = ['%s: SET GLOBAL read_only = ON%s; FLUSH TABLES WITH READ LOCK (lock_wait_timeout %s s); '
-             'read its final GTID set and binlog position' % (
+             'read its final GTID set and binlog position%s' % (
                  old.name, '; kill client connections (before and after the lock)' if o['kill_connections'] else '',
-                 o['lock_wait_timeout']),
-             '%s: wait until it has executed all of it (at most %s s; else %s is made writable again)'
-             % (new.name, o['wait_timeout'], old.name),
-             '%s: SET GLOBAL read_only = OFF (the new master), then STOP SLAVE, RESET SLAVE ALL' % new.name,
+                 o['lock_wait_timeout'], '; %s: demote (clients no longer reach %s)' % (router.describe(), old.name)
+                 if routed else ''),
+             '%s: wait until it has executed all of it (at most %s s; else %s is made writable again%s)'
+             % (new.name, o['wait_timeout'], old.name, ' and the router points at it again' if routed else ''),
+             '%s: SET GLOBAL read_only = OFF (the new master)%s, then STOP SLAVE, RESET SLAVE ALL' % (
+                 new.name, '; %s: promote (clients reach %s)' % (router.describe(), new.name) if routed else ''),
              '%s: UNLOCK TABLES (read_only stays on)' % old.name]
     for node in targets:
-        steps.append('%s: replicate from %s (%s:%s) %s%s, then check that it does'
+        steps.append('%s: replicate from %s (%s:%s) %s%s (connect retry %s s, heartbeat %s s), then check that it does'
                      % (node.name, new.name, new.host, new.port, how,
-                        ' (as former master, from its own GTID position)' if node is old and gtid else ''))
+                        ' (as former master, from its own GTID position)' if node is old and gtid else '',
+                        o['connect_retry'], o['heartbeat_period']))
     if old not in targets:
         steps.append('%s: left out of the new topology (read-only, not replicating)' % old.name)
     return steps
-
-

@@ -13,19 +13,23 @@ description:
     reached, must be read-only), C(reachable) (every replica answers), C(replication_running) (no replica's SQL
     thread stopped with an error), C(gtid) (every replica has GTIDs), C(candidate_eligible), C(candidate_binlog)
     (log_bin and log_slave_updates on the candidate), C(diverged) (no two replicas have different transactions
-    under one GTID)."
+    under one GTID), C(replication_account) (the other replicas can log in to the candidate as the replication
+    account), C(router) (O(router) can reach the candidate)."
   - "Then: the old master, when reachable, is fenced (read_only, client sessions killed) and never made writable
     again; every replica stops its IO thread and applies its relay log; the most advanced replica is elected (GTID
     transactions, then executed coordinates; C(preferred) replicas first, C(excluded) ones never) unless
     O(new_master) names one; if another replica has transactions the candidate lacks, the candidate replicates from
-    it until it has them; the candidate is promoted (replication reset, writable); every other replica replicates
-    from it by GTID and is checked to do so."
+    it until it has them; the candidate is promoted (replication reset, writable) and the router is told
+    C(promote) at once; every other replica replicates from it by GTID (with O(connect_retry) and
+    O(heartbeat_period)) and is checked to do so. Whatever fails once the candidate is writable, the router is told
+    C(failed) (route to it) and the task fails with RV(promoted) true and RV(state)."
   - The old master is left out of the new topology; bring it back by cloning it from the new master.
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
   - replicant.mysql.servers
+  - replicant.mysql.promotion
 options:
   master:
     description: Name (in O(servers)) of the failed master.
@@ -48,7 +52,8 @@ options:
     type: list
     elements: str
     default: []
-    choices: [split_brain, reachable, replication_running, gtid, candidate_eligible, candidate_binlog, diverged]
+    choices: [split_brain, reachable, replication_running, gtid, candidate_eligible, candidate_binlog, diverged,
+              replication_account, router]
   master_connect_timeout:
     description: Seconds to try to reach the old master.
     type: int
@@ -76,7 +81,7 @@ attributes:
     support: full
     description:
       - Connects, runs the checks and reports the plan, electing on what each replica has executed or received;
-        changes nothing.
+        changes nothing and routes nothing.
 notes:
   - Needs GTID replication.
 seealso:
@@ -96,6 +101,12 @@ EXAMPLES = r'''
       - {name: db2, host: 10.0.0.12, login_host: 10.0.0.12, promotion: preferred}
       - {name: db3, host: 10.0.0.13, login_host: 10.0.0.13}
   register: failover
+
+- name: The same, HAProxy moved to the new master the instant it is writable
+  replicant.mysql.mysql_failover:
+    master: db1
+    servers: "{{ servers }}"
+    router: {type: haproxy, socket: /run/haproxy/admin.sock, backend: mysql_write}
 '''
 
 RETURN = r'''
@@ -137,6 +148,25 @@ promoted_ms:
   description: Milliseconds from the start of the run until the new master was writable.
   returned: after a failover
   type: float
+routed_ms:
+  description: Milliseconds from the start of the run until the router sent the clients to the new master.
+  returned: after a failover with a router whose promote phase succeeded
+  type: float
+routing:
+  description: Every router call - C(phase), C(router), C(ok), C(ms), C(detail), C(old_master), C(new_master).
+  returned: always
+  type: list
+  elements: dict
+promoted:
+  description: Whether a replica was made writable (past the point of no return).
+  returned: always
+  type: bool
+state:
+  description:
+    - After a failure past the point of no return - C(writable), C(not_replicating) (server -> why), C(problems),
+      C(router) (where the clients were routed) and C(summary).
+  returned: on failure after the promotion
+  type: dict
 total_ms:
   description: Milliseconds for the whole run.
   returned: after a failover

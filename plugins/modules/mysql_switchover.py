@@ -17,20 +17,27 @@ description:
     candidate), C(candidate_version) (same flavor, same or newer version), C(replication_filters) (the candidate
     filters what the other replicas filter, its binlog filters are the master's), C(candidate_lag) (at most
     O(max_lag) seconds behind), C(errant_transactions) (no replica has transactions the master lacks),
-    C(long_transactions) (no transaction on the master older than O(long_transaction) seconds)."
+    C(long_transactions) (no transaction on the master older than O(long_transaction) seconds),
+    C(replication_account) (the servers that will replicate from the candidate can log in to it as the replication
+    account with the configured password, and the account has REPLICATION SLAVE), C(router) (O(router) can reach
+    both servers, e.g. the HAProxy backend has them)."
   - "Then: the old master gets read_only (super_read_only on MySQL), its client sessions are killed, it is locked
     with FLUSH TABLES WITH READ LOCK (bounded by O(lock_wait_timeout)) and its final GTID set and position are read;
-    the candidate executes up to them (bounded by O(wait_timeout); on timeout the old master is made writable again
-    and the task fails); the candidate stops and resets its replication and becomes writable; the old master is
+    the router is told C(demote); the candidate executes up to them (bounded by O(wait_timeout); on timeout the old
+    master is made writable again, the router C(undo)ne and the task fails); the candidate becomes writable, the
+    router is told C(promote) at once, then the candidate stops and resets its replication; the old master is
     unlocked (it stays read-only); every other replica and the old master replicate from the new master
-    (concurrently), and each is checked to replicate."
+    (concurrently, with O(connect_retry) and O(heartbeat_period)), and each is checked to replicate."
   - The lock is released in every outcome. A failure before the candidate is writable leaves the old master the
-    only writable server; after that, the new master.
+    only writable server (and the router on it); after that, the new master - whatever fails then (the router, a
+    repoint), the router is told C(failed) (route to the writable server) and the task fails with RV(promoted)
+    true and RV(state) (who is writable, who does not replicate and why).
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
   - replicant.mysql.servers
+  - replicant.mysql.promotion
 options:
   master:
     description: Name (in O(servers)) of the current master.
@@ -40,7 +47,9 @@ options:
     description:
       - Name of the replica to promote. Unset elects one among the replicas of O(master) that run and are not
         excluded, the preferred ones first, then the most advanced.
-      - Equal to O(master), nothing is done (changed false).
+      - Equal to O(master), the module connects and checks that O(master) is the writable master and every other
+        server of O(servers) replicates from it; then nothing is done (changed false), else it refuses naming what
+        differs (a stale inventory).
     type: str
   repl_user:
     description: Replication account, for the servers that do not name their own.
@@ -54,7 +63,8 @@ options:
     elements: str
     default: []
     choices: [reachable, candidate_eligible, replica_of_master, replication_running, candidate_binlog,
-              candidate_version, replication_filters, candidate_lag, errant_transactions, long_transactions]
+              candidate_version, replication_filters, candidate_lag, errant_transactions, long_transactions,
+              replication_account, router]
   max_lag:
     description: Seconds the candidate may be behind the master.
     type: int
@@ -91,7 +101,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Connects, runs the prechecks and reports the plan (RV(plan)); changes nothing.
+    description: Connects, runs the prechecks and reports the plan (RV(plan)); changes nothing and routes nothing.
 notes:
   - Run it where every server can be reached (in a playbook, typically on the controller); the playbook
     C(replicant.mysql.promote_master) builds O(servers) from the inventory.
@@ -115,6 +125,27 @@ EXAMPLES = r'''
       - {name: db2, host: 10.0.0.12, login_host: 10.0.0.12}
       - {name: db3, host: 10.0.0.13, login_host: 10.0.0.13, promotion: excluded}
   register: switch
+
+- name: Switch through HAProxy, routed by the module the instant db2 is writable
+  replicant.mysql.mysql_switchover:
+    master: db1
+    new_master: db2
+    servers: "{{ servers }}"
+    router:
+      type: haproxy
+      socket: /run/haproxy/admin.sock
+      backend: mysql_write
+    connect_retry: 3
+
+- name: Switch and move a VIP with a script of your own
+  replicant.mysql.mysql_switchover:
+    master: db1
+    new_master: db2
+    servers: "{{ servers }}"
+    router:
+      type: command
+      command: [/usr/local/bin/vip-route]
+      timeout: 5
 
 - name: Only check and show the plan
   replicant.mysql.mysql_switchover:
@@ -167,10 +198,31 @@ final_position:
   type: str
   sample: binlog.000003:78243
 outage_ms:
-  description: Milliseconds from read_only on the old master until the new master was writable.
+  description: Milliseconds from read_only on the old master until the new master was writable (the critical section).
   returned: after a switchover
   type: float
   sample: 14.2
+routed_ms:
+  description: Milliseconds from read_only on the old master until the router sent the clients to the new master.
+  returned: after a switchover with a router whose promote phase succeeded
+  type: float
+  sample: 15.1
+routing:
+  description: Every router call - C(phase), C(router), C(ok), C(ms), C(detail), C(old_master), C(new_master).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{phase: demote, router: haproxy, ok: true, ms: 0.4, detail: "set server mysql/db1 state maint; ..."}]
+promoted:
+  description: Whether the new master was made writable (past the point of no return).
+  returned: always
+  type: bool
+state:
+  description:
+    - After a failure past the point of no return - C(writable) (the servers that accept writes), C(not_replicating)
+      (server -> why), C(problems), C(router) (where the clients were routed) and C(summary).
+  returned: on failure after the promotion
+  type: dict
 repoint_ms:
   description: Per repointed server, milliseconds until it was seen replicating.
   returned: after a switchover

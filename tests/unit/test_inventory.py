@@ -140,3 +140,34 @@ def test_installation_objects_from_the_mapping():
     assert shop.master.name == 's1' and [r.name for r in shop.replicas] == ['s2', 's3']
     assert shop.by_name['s3'].declared_master == 's2' and shop.by_name['s3'].promotion == 'excluded'
     assert shop.master.login['login_unix_socket'] == '/run/10.0.1.1.sock' and shop.master.repl_user == 'repl'
+
+
+# -- routing (issue 12) ----------------------------------------------------------------------------
+def test_no_router_variables_give_router_none():
+    hostvars, groups = two_installations()
+    found = inventory.installations(hostvars, groups)
+    assert found['shop']['router'] == dict(type='none')
+
+
+def test_router_variables_of_an_installation_become_the_router_option():
+    hostvars, groups = two_installations()
+    for h in ('s1', 's2', 's3'):
+        hostvars[h].update(replicant_router='haproxy', replicant_haproxy_socket='/run/haproxy/admin.sock',
+                           replicant_haproxy_backend='shop_write', replicant_router_timeout='1.5')
+    hostvars['s2']['replicant_haproxy_server'] = 'shop-db2'
+    found = inventory.installations(hostvars, groups)
+    assert found['shop']['router'] == dict(type='haproxy', socket='/run/haproxy/admin.sock', backend='shop_write',
+                                           timeout=1.5, server_names=dict(s1='s1', s2='shop-db2', s3='s3'))
+    assert found['shop']['problems'] == []
+    assert found['crm']['router'] == dict(type='none')  # another installation, its own routing
+
+
+def test_router_command_and_disagreeing_servers():
+    hostvars, groups = two_installations()
+    for h in ('c1', 'c2', 'c3'):
+        hostvars[h].update(replicant_router='command', replicant_router_command=['/usr/local/bin/vip', 'crm'])
+    hostvars['c3']['replicant_router_command'] = ['/usr/local/bin/other']
+    crm = inventory.installations(hostvars, groups)['crm']
+    assert crm['router']['command'] == ['/usr/local/bin/vip', 'crm']
+    assert crm['problems'] == ['c1 and c3 of installation crm disagree on replicant_router_command: set it once for '
+                               'the installation']

@@ -194,11 +194,45 @@ def test_node_needs_name_address_and_known_promotion():
         Instance('db2', 'h').follow(MARIADB)
 
 
-def test_switchover_to_the_current_master_does_nothing():
-    nodes = [instance_from_spec(dict(name=n, host='127.0.0.1', login_host='192.0.2.1', connect_timeout=1))
-             for n in ('db1', 'db2')]
+def _as_read(monkeypatch, facts):
+    """Make verify_current see ``facts`` ({name: (read_only, status or None)}) without a server."""
+    def read(nodes):
+        for n in nodes:
+            read_only, st = facts[n.name]
+            n.facts = dict(read_only=read_only, status=st, server_id=int(n.name[-1]))
+        return nodes
+    monkeypatch.setattr(sw, 'connect_all', lambda nodes, journal=None: [])
+    monkeypatch.setattr(sw, 'read_all', read)
+
+
+def test_switchover_to_the_current_master_checks_it_and_does_nothing(monkeypatch):
+    nodes = [instance_from_spec(dict(name=n, host='10.0.0.%s' % n[-1], login_host='192.0.2.1', connect_timeout=1))
+             for n in ('db1', 'db2', 'db3')]
+    _as_read(monkeypatch, dict(db1=(False, None), db2=(True, status(master_id=1)), db3=(True, status(master_id=1))))
     result = sw.switchover(nodes, 'db1', 'db1')
     assert result['changed'] is False and result['topology']['master'] == 'db1'
+
+
+def test_switchover_to_the_current_master_refuses_a_stale_inventory(monkeypatch):
+    """The inventory says db1; db1 is in fact a read-only replica of db2."""
+    nodes = [instance_from_spec(dict(name=n, host='10.0.0.%s' % n[-1], login_host='192.0.2.1', connect_timeout=1))
+             for n in ('db1', 'db2', 'db3')]
+    _as_read(monkeypatch, dict(db1=(True, status(master_id=2)), db2=(False, None), db3=(True, status(master_id=2))))
+    with pytest.raises(promotion.PromotionError) as refused:
+        sw.switchover(nodes, 'db1', 'db1')
+    msg = str(refused.value)
+    assert msg.startswith('switchover refused, nothing was changed: db1 is to stay the master')
+    assert 'db1 is read-only' in msg and 'db1 replicates from 10.0.0.1:3306' in msg
+    assert 'db2 does not replicate from anyone' in msg and 'db2 is writable' in msg
+    assert 'db3 replicates from 10.0.0.1:3306, not from db1' in msg  # by server_id: it follows db2
+    assert refused.value.result['changed'] is False
+
+
+def test_switchover_to_the_current_master_refuses_unreachable_servers():
+    nodes = [instance_from_spec(dict(name=n, host='127.0.0.1', login_host='192.0.2.1', login_port=9, connect_timeout=1))
+             for n in ('db1', 'db2')]
+    with pytest.raises(promotion.PromotionError, match='db2: unreachable'):
+        sw.switchover(nodes, 'db1', 'db1')
 
 
 def test_switchover_rejects_unknown_servers_and_options():
