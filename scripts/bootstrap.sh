@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what replicant.mysql needs on a Debian machine, only what is missing:
-# the MariaDB server, client and backup tool, Python's venv, OpenSSH (the lab's SSH mode), and a virtualenv (.venv, or $VENV)
+# the MariaDB server, client and backup tool, Python's venv, OpenSSH (the lab's SSH mode), HAProxy (the routing tests and the
+# bench start private ones; the package's own service is not used), and a virtualenv (.venv, or $VENV)
 # with requirements-test.txt. Safe to run again; prints the venv's bin directory last.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$here/.venv}
-packages=(mariadb-server mariadb-client mariadb-backup python3-venv openssh-server openssh-client)
+packages=(mariadb-server mariadb-client mariadb-backup python3-venv openssh-server openssh-client haproxy)
 
 missing=()
 for p in "${packages[@]}"; do

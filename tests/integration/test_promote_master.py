@@ -12,7 +12,7 @@ from conftest import Lab, lab_vars, run_playbook
 
 from ansible_collections.replicant.mysql.plugins.module_utils import replication, switchover as sw
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import instance_from_spec
-from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import Instance
+from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import ServerProcess
 from ansible_collections.replicant.mysql.plugins.module_utils.server import Server, ServerError
 
 NAMES = ['lab1', 'lab2', 'lab3', 'lab4']
@@ -21,10 +21,10 @@ ROLE = 'replicant.mysql.promote_master : '
 
 @pytest.fixture(scope='module')
 def lab():
-    """Four servers on 127.0.2.11-14: lab1 the master, lab2-lab4 its replicas."""
+    """Four servers on 127.0.40.21-24: lab1 the master, lab2-lab4 its replicas."""
     directory = tempfile.mkdtemp(prefix='replicant-promote-', dir='/var/tmp')
     os.rmdir(directory)
-    the_lab = Lab(directory, lab_vars(directory, '127.0.2.11', lab_servers=4))
+    the_lab = Lab(directory, lab_vars(directory, '127.0.40.21', lab_servers=4))
     run = the_lab.up()
     assert run.rc == 0, run.output
     with the_lab.server('lab1') as master:
@@ -178,7 +178,7 @@ def test_check_mode_reports_the_plan_and_changes_nothing(lab):
     before = snapshot(lab)
     run = playbook(lab, 'promote_master', check=True, new_master='lab2')
     assert run.rc == 0, run.output
-    plan = run.result(ROLE + 'Check and plan the switchover (nothing changes)')
+    plan = run.result(ROLE + 'Check and plan the switchover (nothing changes, nothing is routed)')
     assert plan['new_master'] == 'lab2' and all(c['ok'] for c in plan['checks'])
     assert plan['plan'][0].startswith('lab1: SET GLOBAL read_only = ON')
     assert plan['topology'] == dict(master='lab2', replicas=['lab3', 'lab4', 'lab1'], left_out=[], unreachable=[])
@@ -221,7 +221,7 @@ def test_switchover_and_back_while_a_client_writes_loses_nothing(lab, tmp_path):
 
     # the hooks saw old and new master; the inventory describes what the first run made
     pre = (tmp_path / 'lab2.pre').read_text()
-    assert 'REPLICANT_OLD_MASTER=lab1\n' in pre and 'REPLICANT_NEW_MASTER_HOST=127.0.2.12\n' in pre
+    assert 'REPLICANT_OLD_MASTER=lab1\n' in pre and 'REPLICANT_NEW_MASTER_HOST=127.0.40.22\n' in pre
     assert (tmp_path / 'lab2.post').exists()
     inv = yaml.safe_load(open(written))['all']['children']['mysql']
     assert list(inv['children']['mysql_master']['hosts']) == ['lab2']
@@ -316,7 +316,7 @@ def test_candidate_dying_during_the_wait_leaves_one_writable_master_and_no_lock(
         s.run('stop_replica', thread='sql')
     app_write(lab, 'lab1', 1005)
     monkeypatch.setattr(sw._Switch, 'presync', lambda self: None)
-    candidate = Instance(lab.hosts()['lab2']['replicant_defaults_file'])
+    candidate = ServerProcess(lab.hosts()['lab2']['replicant_defaults_file'])
 
     def locked():
         try:  # a new connection each time: the switchover kills the old master's client sessions
@@ -330,7 +330,15 @@ def test_candidate_dying_during_the_wait_leaves_one_writable_master_and_no_lock(
         while time.time() < deadline and not locked():
             time.sleep(0.01)
         killed.append(time.time())
-        os.kill(candidate.pid(), signal.SIGKILL)
+        pid = candidate.pid()
+        os.kill(pid, signal.SIGKILL)
+        gone = time.time() + 10  # SIGKILL is asynchronous: the port is free once the process is gone
+        while time.time() < gone:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.02)
 
     killed = []
 
@@ -411,7 +419,7 @@ def test_failover_refuses_a_live_writable_master_then_promotes_after_kill_9(lab,
     before = snapshot_replicas(lab)
     run = playbook(lab, 'failover', check=True)
     assert run.rc == 0, run.output
-    plan = run.result(ROLE + 'Check and plan the failover (nothing changes)')
+    plan = run.result(ROLE + 'Check and plan the failover (nothing changes, nothing is routed)')
     assert plan['new_master'] == 'lab3', plan
     assert snapshot_replicas(lab) == before
 
