@@ -47,7 +47,7 @@ def read_server_options(defaults_file):
     return options
 
 
-class Instance:
+class ServerProcess:
     """A server controlled directly through its option file."""
 
     def __init__(self, defaults_file, binary=None, user='mysql'):

@@ -108,7 +108,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import Instance, LifecycleError
+from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import LifecycleError, ServerProcess
 
 
 def unsafe_defaults_file(path, run_as):
@@ -120,7 +120,7 @@ def unsafe_defaults_file(path, run_as):
     try:
         info = os.stat(path)
     except OSError:
-        return None  # reported by Instance
+        return None  # reported by ServerProcess
     allowed = {0, os.geteuid()}
     try:
         allowed.add(pwd.getpwnam(run_as).pw_uid)
@@ -165,6 +165,12 @@ def main():
                          'nothing was done' % (p['service'],))
     if not re.match(r'^[a-z_][a-z0-9_.-]{0,31}$', p['run_as'] or ''):
         module.fail_json(msg='run_as must be a system user name, not %r; nothing was done' % (p['run_as'],))
+    if module.check_mode and p['defaults_file'] and not os.path.exists(p['defaults_file']):
+        # An earlier task of the same check-mode run would have written it: say what would happen.
+        actions = [] if p['state'] == 'stopped' else ['start']
+        module.exit_json(changed=bool(actions), actions=actions, was_running=False, running=bool(actions), pid=None,
+                         msg='check mode: %s does not exist yet; %s' % (
+                             p['defaults_file'], 'it would be started from it' if actions else 'nothing to stop'))
     if p['defaults_file'] and p['state'] != 'stopped':
         unsafe = unsafe_defaults_file(p['defaults_file'], p['run_as'])
         if unsafe:
@@ -181,7 +187,7 @@ def main():
         module.exit_json(changed=bool(actions), actions=actions, was_running=was,
                          running=(p['state'] != 'stopped') if actions else was)
     try:
-        instance = Instance(p['defaults_file'], binary=p['binary'], user=p['run_as'])
+        instance = ServerProcess(p['defaults_file'], binary=p['binary'], user=p['run_as'])
         stale = instance.stale_pid()
         if stale:
             module.warn('%s: the pid file %s names pid %s, which is not this server; it is ignored and nothing '

@@ -10,7 +10,7 @@ import yaml
 from conftest import Lab, lab_vars, run_playbook
 
 from ansible_collections.replicant.mysql.plugins.module_utils import replication
-from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import Instance
+from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import ServerProcess
 
 NAMES = ['lab1', 'lab2', 'lab3', 'lab4', 'lab5']
 STAR = {'lab1': None, 'lab2': 'lab1', 'lab3': 'lab1', 'lab4': 'lab1', 'lab5': 'lab1'}
@@ -37,12 +37,12 @@ def lab():
 def topology(lab, inventory=None, check=False, **extra):
     """Run playbooks/topology.yml; return the run and the discovery's result."""
     run = run_playbook('playbooks/topology.yml', inventory=inventory or lab.inventory, extra_vars=extra, check=check)
-    return run, run.result('Discover the topology', 'localhost')
+    return run, run.result('Discover the topology')
 
 
 def relocate(lab, check=False, **extra):
     run = run_playbook('playbooks/relocate.yml', inventory=lab.inventory, extra_vars=extra, check=check)
-    return run, run.result('Check and move', 'localhost')
+    return run, run.result('Check and move')
 
 
 def problems(result):
@@ -209,7 +209,7 @@ def test_replica_missing_from_inventory_and_unreachable_server(lab):
     cnf = os.path.join(lab.dir, 'lab5', 'my.cnf')
     with open(cnf, 'a') as handle:
         handle.write('report-host = 127.0.1.15\n')
-    instance = Instance(cnf)
+    instance = ServerProcess(cnf)
     instance.stop(timeout=60)
     instance.start(timeout=60)
     wait_status(lab, 'lab5', lambda status: status['io_running_ok'] and status['sql_running_ok'])

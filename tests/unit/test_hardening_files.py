@@ -10,7 +10,7 @@ import time
 import pytest
 
 from ansible_collections.replicant.mysql.plugins.module_utils import cnf, lock_holder
-from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import Instance
+from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import ServerProcess
 
 BASE = '[mysqld]\nserver_id = 1\n'
 
@@ -146,7 +146,7 @@ def _instance(tmp_path, pid):
     defaults = tmp_path / 'my.cnf'
     defaults.write_text('[mysqld]\ndatadir = %s\npid-file = %s\n' % (datadir, tmp_path / 'x.pid'))
     (tmp_path / 'x.pid').write_text('%d\n' % pid)
-    return Instance(str(defaults), binary='/usr/sbin/mariadbd')
+    return ServerProcess(str(defaults), binary='/usr/sbin/mariadbd')
 
 
 def test_a_stale_pid_file_naming_another_process_is_not_the_server(tmp_path, bystander):
@@ -167,7 +167,7 @@ def test_a_process_that_is_this_server_is_recognised(tmp_path):
         other = tmp_path / 'other'
         other.mkdir()
         (other / 'my.cnf').write_text('[mysqld]\ndatadir = %s\npid-file = %s\n' % (other, tmp_path / 'x.pid'))
-        assert Instance(str(other / 'my.cnf'), binary='/usr/sbin/mariadbd').pid() is None
+        assert ServerProcess(str(other / 'my.cnf'), binary='/usr/sbin/mariadbd').pid() is None
         assert instance.stop(timeout=5) is True
     finally:
         if proc.poll() is None:
