@@ -58,7 +58,7 @@ def producer(method, flavor, options_file, datadir=None, schemas=None, work_dir=
                 '--target-dir=%s' % (work_dir or tempfile.gettempdir())]
     if method == 'logical':
         return [tools['dump'], '--defaults-file=%s' % options_file, '--single-transaction', '--master-data=1',
-                '--gtid', '--routines', '--triggers', '--events', '--databases'] + list(schemas or [])
+                '--gtid', '--routines', '--triggers', '--events', '--databases', '--'] + list(schemas or [])
     if method in ('cold', 'snapshot'):
         return ['tar', '-C', datadir, '-cf', '-', '.']
     raise ValueError('unknown copy method %r' % (method,))
@@ -139,7 +139,9 @@ def _human(n):
 def _report(path, copied, seconds, done=False):
     line = '%s %s copied in %.0fs (%.1f MB/s)\n' % ('done:' if done else 'copying:', _human(copied), seconds,
                                                     copied / max(seconds, 1e-6) / 1e6)
-    with open(path, 'a') as handle:
+    # Never through a symbolic link, and private to its owner: the file may sit in a directory others can write.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+    with os.fdopen(fd, 'a') as handle:
         handle.write(line)
 
 

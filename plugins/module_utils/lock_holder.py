@@ -30,7 +30,8 @@ import signal
 import stat
 import time
 
-from ansible_collections.replicant.mysql.plugins.module_utils.replication import flush_and_lock, unlock
+from ansible_collections.replicant.mysql.plugins.module_utils.replication import (
+    flush_and_lock, replica_status, start_replication, stop_replication, unlock)
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 MAX_TIMEOUT = 86400
@@ -274,11 +275,14 @@ def check_times(timeout, lease=None, lock_wait_timeout=10):
 
 
 def hold(make_server, state_file, timeout, lock_wait_timeout=10, ready_timeout=60, lease=None, play=None,
-         server_key=''):
+         server_key='', pause_replication=False):
     """Start a holder; return its state (with the position read under the lock) once it holds the lock.
 
     ``make_server`` is a callable returning a fresh, unconnected Server. ``play`` is (pid, start) of
     the play to follow (see ``find_play``); without one and without ``lease`` the lock lasts ``timeout``.
+    ``pause_replication``: a replica's replication is stopped before the lock and started again by the
+    holder itself when it lets go (unlocked, lease or timeout over, play gone), so that an interrupted play
+    leaves the replica replicating as well as unlocked.
     """
     check_times(timeout, lease, lock_wait_timeout)
     check_private_dir(os.path.dirname(os.path.abspath(state_file)))
@@ -295,7 +299,8 @@ def hold(make_server, state_file, timeout, lock_wait_timeout=10, ready_timeout=6
         if os.fork() != 0:
             os._exit(0)
         try:
-            _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait_timeout, write_fd)
+            _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait_timeout, write_fd,
+                    pause_replication)
         finally:
             os._exit(0)
     os.close(write_fd)
@@ -333,7 +338,8 @@ def _set_name(name):  # pragma: no cover - runs in the holder
         pass
 
 
-def _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait_timeout, write_fd):  # pragma: no cover
+def _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait_timeout, write_fd,  # pragma: no cover
+            pause_replication=False):
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
@@ -345,8 +351,12 @@ def _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait
     signal.signal(signal.SIGUSR1, lambda *_: renewals.append(True))
     server = make_server()
     written = False
+    paused = False
     try:
         try:
+            if pause_replication and replica_status(server):
+                stop_replication(server)
+                paused = True
             position = flush_and_lock(server, lock_wait_timeout)
         except ServerError as exc:
             os.write(write_fd, json.dumps({'error': str(exc)}).encode('utf-8'))
@@ -388,6 +398,11 @@ def _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait
         except ServerError:
             pass
     finally:
+        if paused:
+            try:
+                start_replication(server)
+            except ServerError:
+                pass
         server.close()
         if written:
             mine = _read_private(state_file)

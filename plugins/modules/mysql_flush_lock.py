@@ -56,6 +56,14 @@ options:
         life of the play. false leaves only renewals and O(timeout).
     type: bool
     default: true
+  pause_replication:
+    description:
+      - On a replica, stop replication before the lock (so that its data and position stand still) and start it
+        again when the lock is let go, by the holder itself, whatever ends it (O(state=unlocked), the lease or
+        O(timeout) over, the play gone). An interrupted play thus leaves the replica unlocked and replicating.
+      - Only with O(state=locked) and no O(command). Nothing happens on a server that is no replica.
+    type: bool
+    default: false
   lock_wait_timeout:
     description: Seconds FLUSH TABLES WITH READ LOCK may wait for running statements before the task fails (1 to 3600).
     type: int
@@ -191,6 +199,7 @@ def main():
             timeout=dict(type='int', default=300),
             lease=dict(type='int'),
             bind_to_play=dict(type='bool', default=True),
+            pause_replication=dict(type='bool', default=False),
             lock_wait_timeout=dict(type='int', default=10),
             command=dict(type='list', elements='str'),
             state_file=dict(type='path'),
@@ -236,7 +245,8 @@ def act(module, state_file, key, where, problems):
             if not module.check_mode:
                 play = lock_holder.find_play() if p['bind_to_play'] else None
                 held = lock_holder.hold(lambda: server_from_params(p), state_file, p['timeout'], p['lock_wait_timeout'],
-                                        lease=p['lease'], play=play, server_key=key)
+                                        lease=p['lease'], play=play, server_key=key,
+                                        pause_replication=p['pause_replication'])
             result.update(changed=True, locked=True)
         elif p['state'] == 'locked':
             if not module.check_mode:
