@@ -144,5 +144,8 @@ class ActionModule(ActionBase):
             return result
         if not self._task.diff:
             outcome.pop('diff', None)
+        else:
+            for side in ('before', 'after'):
+                outcome['diff'][side] = inventory_file.masked(outcome['diff'][side])
         result.update(outcome)
         return result

@@ -15,6 +15,8 @@ file this collection can rewrite (inventory plugins, AWX): load it after the inv
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import re
+
 from ansible_collections.replicant.mysql.plugins.module_utils.inventory import ROLE_GROUPS
 
 
@@ -70,7 +72,7 @@ def check(text, topology):
     if missing:
         return ('%s %s not listed in any of the groups %s in this file (host entries elsewhere, e.g. another file or an '
                 'inventory plugin)' % (', '.join(missing), 'is' if len(missing) == 1 else 'are',
-                                        ', '.join(ROLE_GROUPS.values())))
+                                       ', '.join(ROLE_GROUPS.values())))
     return ''
 
 
@@ -116,6 +118,22 @@ def rewrite(text, topology):
             if isinstance(entry, dict) and host in topology['replicas'] and 'replicant_master' in entry:
                 entry['replicant_master'] = topology['replicas'][host]
     return dump(doc)
+
+
+_SECRET = re.compile(r'^(\s*(?:-\s+)?[\w.-]*(?:password|passwd|secret|token|_key)[\w.-]*\s*:\s*)(?!\s*$)(.*)$',
+                     re.IGNORECASE)
+_VAULT_BODY = re.compile(r'^\s+(?:\$ANSIBLE_VAULT|[0-9a-f]{20,}\s*$)')
+
+
+def masked(text):
+    """``text`` (an inventory) with the values of password-like variables and vault bodies masked, for --diff."""
+    out = []
+    for line in (text or '').splitlines(True):
+        if _VAULT_BODY.match(line):
+            continue
+        match = _SECRET.match(line.rstrip('\n'))
+        out.append('%s********\n' % match.group(1) if match else line)
+    return ''.join(out)
 
 
 def fragment(topology, installation=None):

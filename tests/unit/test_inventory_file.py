@@ -84,3 +84,9 @@ def test_fragment_is_host_variables():
                      's1': {'replicant_role': 'replica', 'replicant_master': 's2'},
                      's3': {'replicant_role': 'spare', 'replicant_master': None}}
     assert 'installation shop' in text
+
+
+def test_diffs_show_no_secret():
+    shown = inventory_file.masked(FLEET + '    replicant_repl_password: "lab-repl-secret"\n    - db_token: abc\n')
+    assert 'lab-repl-secret' not in shown and 'abc' not in shown and '6134333665' not in shown
+    assert 'replicant_login_password: ********' in shown and 'replicant_login_user: admin' in shown
