@@ -202,8 +202,8 @@ def instance_from_spec(spec, defaults=None):
     merged = dict((k, v) for k, v in (defaults or {}).items() if v not in (None, ''))
     given = dict((k, v) for k, v in spec.items() if v not in (None, ''))
     if not given.get('name'):
-        raise ValueError('every server needs a name: %r' % (dict((k, v) for k, v in spec.items()
-                                                                   if 'password' not in k),))
+        shown = dict((k, v) for k, v in spec.items() if 'password' not in k)
+        raise ValueError('every server needs a name: %r' % (shown,))
     for key in ('login_unix_socket', 'login_host', 'login_port'):
         merged.pop(key, None)
     merged.update(given)

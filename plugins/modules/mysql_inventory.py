@@ -19,7 +19,7 @@ description:
     the same topology as host variables (C(replicant_role), C(replicant_master)) in a small YAML file, to be loaded
     after the inventory (C(-i inventory -i fragment)); the text is returned as RV(fragment_text) too.
   - Runs on the controller (an action plugin, which reads and writes files there, whatever host the task is for).
-author: replicant.mysql contributors
+author: replicant.mysql developers (@replicant-mysql)
 options:
   path:
     description: The inventory file to write. Without it only O(fragment) is written (or nothing).

@@ -25,7 +25,10 @@ class Run:
         return [r for r in self.records if (task is None or r['task'] == task) and (host is None or r['host'] == host)]
 
     def result(self, task, host=None):
+        """The task's result on ``host`` (default: the last host it ran on, skipped hosts last resort)."""
         found = self.results(task, host)
+        if host is None and any(r['status'] != 'skipped' for r in found):
+            found = [r for r in found if r['status'] != 'skipped']
         assert found, 'no result for task %r (host %r); tasks seen: %s' % (
             task, host, sorted({r['task'] for r in self.records}))
         return found[-1]['result']

@@ -4,6 +4,7 @@ import hashlib
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -136,7 +137,7 @@ def test_duplicate_server_id_fails_and_changes_nothing(standalone):
     finally:
         os.unlink(bad)
     assert run.rc != 0
-    assert 'server_id 2 on lab2 and lab3' in run.output
+    assert 'lab2 and lab3 share replicant_server_id 2' in run.output
     assert cnf_files(standalone) == before
 
 
@@ -156,10 +157,15 @@ def test_errant_replica_stops_the_play_and_changes_nothing(standalone):
 
 def test_a_stop_that_does_not_finish_fails_clearly():
     work = tempfile.mkdtemp(prefix='replicant-test-stop-', dir='/var/tmp')
-    stubborn = subprocess.Popen(['sh', '-c', 'trap "" TERM; sleep 60'])
+    cnf = os.path.join(work, 'my.cnf')
+    with open(cnf, 'w') as handle:
+        handle.write('[mysqld]\ndatadir = %s\npid-file = %s/mysqld.pid\n' % (work, work))
+    # A "server" that ignores SIGTERM: named mariadbd and started with this option file, as the real one would be.
+    stubborn = subprocess.Popen(['bash', '-c', 'exec -a mariadbd "$0" -c "import signal, time; '
+                                 'signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)" --defaults-file="$1"',
+                                 sys.executable, cnf])
+    time.sleep(0.5)
     try:
-        with open(os.path.join(work, 'my.cnf'), 'w') as handle:
-            handle.write('[mysqld]\ndatadir = %s\npid-file = %s/mysqld.pid\n' % (work, work))
         with open(os.path.join(work, 'mysqld.pid'), 'w') as handle:
             handle.write('%d\n' % stubborn.pid)
         run = run_tasks('localhost,', 'localhost', [{
