@@ -70,8 +70,8 @@ def snapshot(lab):
         if os.path.isfile(path) and '/data/' not in path and not path.endswith(('.log', '.err')) and '/tmp-host/' not in path:
             files[path] = digest(path)
     state['files'] = files
-    state['tmp'] = sorted(p for p in glob.glob('/tmp/replicant-*') if 'replicant-collections' not in p
-                          and 'replicant-record' not in p and 'replicant-play' not in p)
+    # what the collection once left in /tmp under fixed names (other tests and benches have their own)
+    state['tmp'] = sorted(glob.glob('/tmp/replicant-clone-*') + glob.glob('/tmp/*lab[1-4]*'))
     return state
 
 
