@@ -12,6 +12,8 @@ __metaclass__ = type
 
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -74,6 +76,28 @@ def receiver(method, flavor, target_dir=None, options_file=None):
     if method in ('cold', 'snapshot'):
         return ['tar', '-C', target_dir, '-xf', '-']
     raise ValueError('unknown copy method %r' % (method,))
+
+
+def missing_tools(method, flavor, transport=(), timeout=30):
+    """What the copy cannot run without: the producer's program here (the source host), the receiver's (and, for a
+    physical copy, the backup tool that prepares it) on the target host, through ``transport`` when given."""
+    tools = TOOLS[flavor]
+    here = [producer(method, flavor, 'x', datadir='.', schemas=[])[0]]
+    there = [receiver(method, flavor, target_dir='.', options_file='x')[0]] + ([tools['backup']] if method == 'physical' else [])
+    missing = ['%s is not installed on the source host' % name for name in here if not shutil.which(name)]
+    for name in there:
+        if not transport:
+            found = bool(shutil.which(name))
+        else:
+            try:
+                found = subprocess.run(list(transport) + ['command -v %s' % shlex.quote(name)], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, timeout=timeout, check=False).returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                found = False
+        if not found:
+            missing.append('%s is not installed on the target host%s' % (
+                name, '' if not transport else ' (or the transport %s does not reach it)' % ' '.join(transport)))
+    return missing
 
 
 def stream(produce, receive, progress_file=None, timeout=None, chunk=1 << 20, producer_ok=(0,)):

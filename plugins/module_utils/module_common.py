@@ -35,6 +35,7 @@ def connect(module):
     """Return a connected Server for the module's options, or fail the module clearly."""
     if not HAS_PYMYSQL:
         module.fail_json(msg=MISSING_PYMYSQL)
+    check_ranges(module)
     server = server_from_params(module.params)
     try:
         return server.connect()
@@ -52,3 +53,30 @@ def run_module(module, action):
     finally:
         server.close()
     module.exit_json(**result)
+
+
+# What a whole number of seconds, a count of threads or of servers may be (the modules' options).
+RANGES = dict(timeout=(1, 86400), wait_timeout=(0.001, 86400), verify_timeout=(0.001, 86400),
+              lock_wait_timeout=(1, 3600), relay_log_timeout=(0.001, 86400), stall_timeout=(0.001, 86400),
+              catch_up_timeout=(0.001, 86400), master_connect_timeout=(1, 3600), lag_threshold=(0, 31536000),
+              max_lag=(0, 31536000), long_transaction=(0, 31536000), workers=(1, 256), max_servers=(1, 100000))
+
+
+def range_problems(params, names=None):
+    """Messages for the options among ``names`` (default: every one in RANGES) whose value is out of range."""
+    problems = []
+    for name in names or RANGES:
+        value = params.get(name)
+        if value is None or name not in RANGES:
+            continue
+        low, high = RANGES[name]
+        if isinstance(value, bool) or not low <= value <= high:
+            problems.append('%s must be from %s to %s, not %r' % (name, low, high, value))
+    return problems
+
+
+def check_ranges(module, names=None):
+    """Fail the module, before anything runs, when an option is out of range (the messages name each)."""
+    problems = range_problems(module.params, names)
+    if problems:
+        module.fail_json(msg='; '.join(problems) + '; nothing was done')

@@ -67,7 +67,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reports the commands it would run; copies nothing.
+    description:
+      - Reports the commands it would run and copies nothing; fails when the copy could not run (the source does not
+        answer, a tool is missing on the source host or, through O(transport), on the target host), so that a
+        procedure can check this before it changes anything.
 '''
 
 EXAMPLES = r'''
@@ -158,6 +161,14 @@ def main():
             receive = list(p['transport']) + [' '.join(shlex.quote(word) for word in receive)]
         commands = [' '.join(produce), ' '.join(receive)]
         if module.check_mode:
+            # What the copy needs, checked before anything changes: the source answers (above, or here), the tools.
+            if p['method'] == 'physical' and schemas is None:
+                connect(module).close()
+            missing = clone.missing_tools(p['method'], p['flavor'], p['transport'])
+            if missing:
+                module.fail_json(msg='the %s copy cannot run: %s; install them (e.g. the mariadb-backup and '
+                                     'mariadb-client packages). Nothing was changed' % (p['method'], '; '.join(missing)),
+                                 commands=commands)
             module.exit_json(changed=True, commands=commands)
         if p['method'] == 'logical' and not schemas:
             module.exit_json(changed=False, commands=commands, bytes=0, seconds=0, mb_per_s=0, gtid=None)

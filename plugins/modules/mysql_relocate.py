@@ -130,7 +130,7 @@ problems:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, check_ranges
 from ansible_collections.replicant.mysql.plugins.module_utils.relocate import move, plan
 from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, ServerError
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import SERVERS_OPTION, instances_from_params
@@ -158,6 +158,7 @@ def main():
     )
     if not HAS_PYMYSQL:
         module.fail_json(msg=MISSING_PYMYSQL)
+    check_ranges(module)
     p = module.params
     moves = []
     try:

@@ -170,7 +170,7 @@ elapsed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, check_ranges
 from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import SERVERS_OPTION, instances_from_params
 from ansible_collections.replicant.mysql.plugins.module_utils.topology import discover
@@ -190,6 +190,7 @@ def main():
     )
     if not HAS_PYMYSQL:
         module.fail_json(msg=MISSING_PYMYSQL)
+    check_ranges(module)
     p = module.params
     try:
         topology = discover(instances_from_params(p), follow=p['follow'], workers=p['workers'],

@@ -123,3 +123,43 @@ def test_check_diff_changes_nothing(lab, playbook, extra):
     assert run.rc == 0, run.output
     leaked = [line for line in run.output.splitlines() if 'lab-admin-secret' in line or 'lab-repl-secret' in line]
     assert not leaked, leaked[:5]
+
+
+# Bad input to the playbooks: each is refused with a message naming the host or the option and what to
+# fix, and nothing changes (real runs, not --check).
+BAD = [
+    ('clone_slave', dict(), 'Give the host to provision'),
+    ('clone_slave', dict(target='lab9'), 'Give the host to provision'),
+    ('clone_slave', dict(target='lab4', source='lab9'), "lab9 for target lab4: it is not a server of the target's"),
+    ('clone_slave', dict(target='lab1'), 'the target is the master'),
+    ('clone_slave', dict(target='lab2'), 'clone_slave refuses target lab2: it has data'),
+    ('clone_slave', dict(target='lab4', method='rsync'), 'rsync'),
+    ('clone_slave', dict(target='lab4', method='cold', source='lab1'), 'the cold method stops its donor'),
+    ('clone_slave', dict(target='lab4', method='physical', clone_slave_transport=['false']),
+     'mbstream is not installed on the target host'),
+    ('promote_master', dict(new_master='lab9'), 'lab9 is not a server of the inventory'),
+    ('promote_master', dict(installation='crm'), 'no installation named crm'),
+    ('promote_master', dict(new_master='lab2', force=['lag']), 'lag'),
+    ('promote_master', dict(new_master='lab4'), 'lab4'),
+    ('promote_master', dict(new_master='lab2', write_inventory='/proc/replicant.yml'), 'not writable'),
+    ('promote_master', dict(new_master='lab2', promote_master_wait_timeout=0), 'wait_timeout must be'),
+    ('failover', dict(), 'split_brain'),
+    ('relocate', dict(), 'Give the replica to move'),
+    ('relocate', dict(replica='lab9', new_master='lab2'), 'lab9 is not a server of the inventory'),
+    ('relocate', dict(replica='lab3', new_master='lab3'), 'cannot replicate from itself'),
+    ('relocate', dict(replica='lab3', new_master='lab4'), 'lab4'),
+    ('relocate', dict(replica='lab3', new_master='lab2', relocate_timeout=0), 'timeout must be from 1'),
+    ('topology', dict(installation='crm'), 'no installation named crm'),
+    ('topology', dict(topology_workers=0), 'workers must be from 1'),
+    ('setup_replication', dict(installation='crm'), 'no installation named crm'),
+    ('check_replication', dict(installation='crm'), 'no installation named crm'),
+]
+
+
+@pytest.mark.parametrize('playbook, extra, message', BAD, ids=['%s-%d' % (b[0], i) for i, b in enumerate(BAD)])
+def test_bad_input_is_refused_and_changes_nothing(lab, playbook, extra, message):
+    before = snapshot(lab)
+    run = run_playbook('playbooks/%s.yml' % playbook, inventory=lab.inventory, extra_vars=extra)
+    after = snapshot(lab)
+    assert run.rc != 0 and message in run.output, run.output[-3000:]
+    assert after == before, (changes(before, after), run.output[-3000:])

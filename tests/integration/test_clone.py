@@ -126,7 +126,9 @@ def test_rebuilds_a_broken_replica_with_force(lab):
 
 @pytest.mark.parametrize('method, source', [('snapshot', 'lab2'), ('cold', 'lab3')])
 def test_an_interrupted_clone_leaves_nothing_locked_and_the_source_running(lab, method, source):
-    run = clone(lab, method=method, source=source, force=True, clone_slave_transport=['false'])
+    # a transport that answers the check for the tools but fails the copy itself
+    failing = ['sh', '-c', 'case "$1" in "command -v "*) exit 0;; esac; exit 1', 'transport']
+    run = clone(lab, method=method, source=source, force=True, clone_slave_transport=failing)
     assert run.rc != 0 and 'copy from' in run.output
     note = 'after the interrupted %s clone' % method
     with app(lab) as m:  # the source replicates (not locked, not stopped): a new write reaches it
@@ -136,3 +138,46 @@ def test_an_interrupted_clone_leaves_nothing_locked_and_the_source_running(lab, 
         assert s.value('SELECT MASTER_GTID_WAIT(%s, 20)', (gtid,)) == 0
         assert not [r for r in s.sql('SHOW PROCESSLIST') if 'lock' in (r['State'] or '').lower()]
         assert s.value('SELECT COUNT(*) FROM shop.orders WHERE note = %s', (note,)) == 1
+
+
+def test_a_snapshot_clone_interrupted_with_ctrl_c_leaves_the_source_unlocked_and_replicating(lab):
+    """SIGINT of ansible-playbook while the source is locked (the copy stalls in its transport): within
+    seconds of the play's death the source's lock is gone and its replication runs again."""
+    import signal
+    import subprocess
+    from conftest import BIN, REPO, ansible_env
+    import json
+    cmd = [os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO, PLAYBOOK), '-i', lab.inventory, '-e',
+           json.dumps(dict(target='lab4', method='snapshot', source='lab2', force=True, clone_slave_lock_lease=5,
+                           clone_slave_transport=['sh', '-c', 'case "$1" in "command -v "*) exit 0;; esac; sleep 120',
+                                                  'stall']))]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True)
+    seen = []
+    try:
+        deadline = time.time() + 120
+        for line in proc.stdout:
+            seen.append(line)
+            if 'Follow the copy' in line or time.time() > deadline:
+                break
+        time.sleep(1)
+        with lab.server('lab2') as s:
+            status = fetch_slave_pos(s)['status']
+            assert not status['sql_running_ok'], ''.join(seen)     # paused under the lock
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    interrupted = time.time()
+    with lab.server('lab1') as master:
+        gtid = fetch_master_pos(master)['gtid_executed']
+    with app(lab) as m:
+        m.sql("INSERT INTO shop.orders (note) VALUES ('after ctrl-c')")
+    with lab.server('lab1') as master:
+        gtid = fetch_master_pos(master)['gtid_executed']
+    with lab.server('lab2') as s:
+        assert s.value('SELECT MASTER_GTID_WAIT(%s, 30)', (gtid,)) == 0
+        assert not [r for r in s.sql('SHOW PROCESSLIST') if 'lock' in (r['State'] or '').lower()]
+    assert time.time() - interrupted < 25
+    subprocess.run(['pkill', '-f', 'sleep 120'], check=False)

@@ -39,7 +39,14 @@ def test_a_transport_gets_the_receiver_quoted_for_the_remote_shell(tmp_path):
     assert result['commands'][1] == "ssh root@db2 tar -C '/var/lib/my sql' -xf -"
 
 
-def test_physical_copy_uses_a_private_option_file_and_never_shows_the_password(tmp_path):
+def reachable_with_tools(monkeypatch):
+    """Check mode asks the source and looks for the tools: a source that answers, tools that are there."""
+    monkeypatch.setattr(mysql_clone_copy, 'connect', lambda module: FakeServer())
+    monkeypatch.setattr(mysql_clone_copy.clone, 'missing_tools', lambda *args, **kwargs: [])
+
+
+def test_physical_copy_uses_a_private_option_file_and_never_shows_the_password(tmp_path, monkeypatch):
+    reachable_with_tools(monkeypatch)
     before = set(glob.glob('/tmp/replicant-*.cnf'))
     result = run_module(mysql_clone_copy, dict(method='physical', source_defaults_file='/etc/mysql/lab1.cnf',
                                                target_dir='/srv/new', login_user='backup',
@@ -52,7 +59,8 @@ def test_physical_copy_uses_a_private_option_file_and_never_shows_the_password(t
     assert set(glob.glob('/tmp/replicant-*.cnf')) == before  # the option file is gone again
 
 
-def test_mysql_flavor_uses_xtrabackup(tmp_path):
+def test_mysql_flavor_uses_xtrabackup(tmp_path, monkeypatch):
+    reachable_with_tools(monkeypatch)
     result = run_module(mysql_clone_copy, dict(method='physical', flavor='mysql', source_defaults_file='/etc/my.cnf',
                                                target_dir='/srv/new'), check_mode=True)
     assert result['commands'][0].startswith('xtrabackup ') and result['commands'][1].startswith('xbstream ')
@@ -70,3 +78,11 @@ def test_each_method_names_what_it_needs():
                          (dict(method='logical'), 'target_options_file')):
         result = run_module(mysql_clone_copy, args)
         assert result['failed'] and needed in result['msg'], (args, result)
+
+
+def test_check_mode_fails_when_a_tool_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(mysql_clone_copy, 'connect', lambda module: FakeServer())
+    result = run_module(mysql_clone_copy, dict(method='physical', flavor='mysql', source_defaults_file='/etc/my.cnf',
+                                               target_dir='/srv/new'), check_mode=True)
+    assert result.get('failed') and 'xtrabackup is not installed on the source host' in result['msg'], result
+    assert 'xbstream is not installed on the target host' in result['msg'] and 'Nothing was changed' in result['msg']
