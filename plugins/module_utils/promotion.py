@@ -15,6 +15,7 @@ import time
 from ansible_collections.replicant.mysql.plugins.module_utils import replication
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import (
     SERVERS_OPTION, ProcedureError, instances_from_params)
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import check_ranges
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.router import ROUTER_OPTION, RouterError
 from ansible_collections.replicant.mysql.plugins.module_utils.server import (
@@ -309,6 +310,7 @@ def run_promotion(module, procedure, option_names):
     """Call ``procedure`` (switchover or failover) with the module's options, and report as both modules do."""
     if not HAS_PYMYSQL:
         module.fail_json(msg=MISSING_PYMYSQL)
+    check_ranges(module)
     p = module.params
     options = {k: p[k] for k in ('force',) + tuple(PROMOTION_OPTIONS) + tuple(option_names)}
     try:
