@@ -28,7 +28,7 @@ _spec.loader.exec_module(importlib.util.module_from_spec(_spec))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'integration'))
 from conftest import Lab, lab_vars, run_playbook  # noqa: E402
 
-from ansible_collections.replicant.mysql.plugins.module_utils import inventory  # noqa: E402
+from ansible_collections.replicant.mysql.plugins.plugin_utils import inventory_loader  # noqa: E402
 
 HEADING = '## Several installations in one run'
 
@@ -61,7 +61,7 @@ def switch(path, names):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--no-docs', action='store_true')
     args = parser.parse_args()
@@ -81,7 +81,7 @@ def main():
         for _round in range(args.runs):
             separate.append(switch(path, 'a') + switch(path, 'b'))
             together.append(switch(path, 'a,b'))
-        found = inventory.load(path)
+        found = inventory_loader.load(path)
         assert all(inst.master and len(inst.replicas) == 2 for inst in found.values()), found
     finally:
         for lab in labs.values():

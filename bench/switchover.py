@@ -104,7 +104,6 @@ class Lab:
             yaml.safe_dump(doc, handle)
         return path
 
-
     def admin(self, name):
         return pymysql.connect(unix_socket=self.hosts[name]['replicant_login_unix_socket'], autocommit=True,
                                user=self.common['replicant_login_user'], ssl_disabled=True,
@@ -115,11 +114,11 @@ class Lab:
 
     def nodes(self):
         c = self.common
-        return [instance_from_spec(dict(name=n, host=self.hosts[n]['replicant_host'], port=self.hosts[n]['replicant_port'],
-                                       login_unix_socket=self.hosts[n]['replicant_login_unix_socket'],
-                                       login_user=c['replicant_login_user'], login_password=c['replicant_login_password'],
-                                       repl_user=c['replicant_repl_user'], repl_password=c['replicant_repl_password']))
-                for n in NAMES]
+        return [instance_from_spec(dict(
+            name=n, host=self.hosts[n]['replicant_host'], port=self.hosts[n]['replicant_port'],
+            login_unix_socket=self.hosts[n]['replicant_login_unix_socket'], login_user=c['replicant_login_user'],
+            login_password=c['replicant_login_password'], repl_user=c['replicant_repl_user'],
+            repl_password=c['replicant_repl_password'])) for n in NAMES]
 
 
 class HAProxy:

@@ -13,11 +13,12 @@ import sys
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, '..', '..', '.collections'))  # a checkout of the collection
 
-from ansible_collections.replicant.mysql.plugins.module_utils import dialect, inventory, replication  # noqa: E402
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication  # noqa: E402
+from ansible_collections.replicant.mysql.plugins.plugin_utils import inventory_loader  # noqa: E402
 
 
 def main(path, name=None):
-    found = inventory.load(path)
+    found = inventory_loader.load(path)
     installation = found[name] if name else next(iter(found.values()))
     master = installation.master
     master.read()

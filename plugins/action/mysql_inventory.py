@@ -13,7 +13,7 @@ import tempfile
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.replicant.mysql.plugins.module_utils import inventory_file
+from ansible_collections.replicant.mysql.plugins.plugin_utils import inventory_file
 
 ARGUMENTS = dict(
     path=dict(type='path'),

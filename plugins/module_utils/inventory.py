@@ -1,8 +1,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The inventory -> installations mapping: the one place that turns Ansible's inventory into installations.
 
-Used by the filters ``replicant.mysql.installations`` / ``installation`` (playbooks and roles) and by
-``load()`` (plain Python, through ansible-core's own inventory API). The rules:
+Used by the filter ``replicant.mysql.installations`` (playbooks and roles) and by
+``plugin_utils/inventory_loader.load()`` (plain Python, through ansible-core's own inventory API). The rules:
 
 - A server is a host of the group ``mysql`` or of one of the role groups ``mysql_master``,
   ``mysql_replicas``, ``mysql_spares``.
@@ -286,31 +286,3 @@ class Installation:
     def close(self):
         for server in self.servers:
             server.close()
-
-
-def load(sources, name=None, vault_password_file=None, where='controller'):
-    """Installations from an Ansible inventory (a path or a list of paths), through ansible-core's inventory API.
-
-    Returns {name: Installation}, or the one Installation ``name``. Variables are templated as in a play
-    (vaulted ones too, with ``vault_password_file``).
-    """
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.vars.hostvars import HostVars
-    from ansible.vars.manager import VariableManager
-    loader = DataLoader()
-    if vault_password_file:
-        from ansible.parsing.vault import VaultSecret
-        with open(vault_password_file, 'rb') as handle:
-            loader.set_vault_secrets([('default', VaultSecret(handle.read().strip()))])
-    manager = InventoryManager(loader=loader, sources=sources)
-    variables = VariableManager(loader=loader, inventory=manager)
-    groups = dict((g, [h.name for h in group.get_hosts()]) for g, group in manager.groups.items())
-    hostvars = HostVars(inventory=manager, variable_manager=variables, loader=loader)
-    found = installations(hostvars, groups, where=where)
-    out = collections.OrderedDict((k, Installation(v)) for k, v in found.items())
-    if name is None:
-        return out
-    if name not in out:
-        raise ValueError('no installation named %s in %s; the installations are: %s' % (name, sources, ', '.join(out)))
-    return out[name]

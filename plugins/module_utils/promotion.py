@@ -32,6 +32,7 @@ FATAL_IO_ERRNOS = (1045, 1044, 1227)
 REPLICATION_PRIVILEGES = ('REPLICATION SLAVE', 'REPLICATION REPLICA', 'ALL PRIVILEGES')
 ACCOUNT_HOSTS = 'SELECT Host AS host FROM mysql.user WHERE User = %s'
 
+
 class PromotionError(ProcedureError):
     """A refusal or a failure of a promotion; ``result`` holds what was found and done up to then."""
 
@@ -323,4 +324,3 @@ def run_promotion(module, procedure, option_names):
     for check in result.get('forced_checks') or []:
         module.warn('check %s failed on %s and was skipped (force): %s' % (check['check'], check['host'], check['message']))
     module.exit_json(**result)
-

@@ -156,8 +156,8 @@ def verify_current(nodes, master):
         if not node.status:
             problems.append('%s does not replicate from anyone' % node.name)
         elif not old.error and not replicates_from(node.status, old):
-            problems.append('%s replicates from %s:%s, not from %s' % (node.name, node.status['master_host'],
-                                                                      node.status['master_port'], master))
+            problems.append('%s replicates from %s:%s, not from %s'
+                            % (node.name, node.status['master_host'], node.status['master_port'], master))
         elif not running_ok(node.status):
             problems.append('%s does not replicate: %s' % (node.name, thread_problem(node.status)))
         if not node.facts['read_only']:

@@ -143,6 +143,12 @@ class Lab:
         result.run = run
         return result
 
+    def instances(self):
+        """The lab's master and replicas as the model's Instances, read from its inventory (the collection's own loader)."""
+        from ansible_collections.replicant.mysql.plugins.plugin_utils.inventory_loader import load
+        installation = next(iter(load(self.inventory).values()))
+        return [s for s in installation.servers if s.declared_role in ('master', 'replica')]
+
     def server(self, name, user=None, password=None):
         from ansible_collections.replicant.mysql.plugins.module_utils.server import Server
         h = self.hosts()[name]

@@ -16,7 +16,8 @@ import yaml
 
 from conftest import BIN, Lab, lab_vars, run_playbook
 
-from ansible_collections.replicant.mysql.plugins.module_utils import inventory, replication
+from ansible_collections.replicant.mysql.plugins.module_utils import replication
+from ansible_collections.replicant.mysql.plugins.plugin_utils import inventory_loader as inventory
 
 A = ['a1', 'a2', 'a3']
 B = ['b1', 'b2', 'b3']

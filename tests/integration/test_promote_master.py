@@ -11,7 +11,6 @@ import yaml
 from conftest import Lab, lab_vars, run_playbook
 
 from ansible_collections.replicant.mysql.plugins.module_utils import replication, switchover as sw
-from ansible_collections.replicant.mysql.plugins.module_utils.instance import instance_from_spec
 from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import ServerProcess
 from ansible_collections.replicant.mysql.plugins.module_utils.server import Server, ServerError
 
@@ -136,13 +135,7 @@ def checksum(lab, name):
 
 
 def nodes(lab):
-    hosts = lab.hosts()
-    return [instance_from_spec(dict(name=n, host=hosts[n]['replicant_host'], port=hosts[n]['replicant_port'],
-                                   login_unix_socket=hosts[n]['replicant_login_unix_socket'],
-                                   login_user=hosts[n]['replicant_login_user'],
-                                   login_password=hosts[n]['replicant_login_password'],
-                                   repl_user=hosts[n]['replicant_repl_user'],
-                                   repl_password=hosts[n]['replicant_repl_password'])) for n in NAMES]
+    return lab.instances()
 
 
 def current_master(lab):

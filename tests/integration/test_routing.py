@@ -18,7 +18,6 @@ import yaml
 from conftest import Lab, lab_vars, run_playbook
 
 from ansible_collections.replicant.mysql.plugins.module_utils import replication, switchover as sw
-from ansible_collections.replicant.mysql.plugins.module_utils.instance import instance_from_spec
 from ansible_collections.replicant.mysql.plugins.module_utils.router import HAProxyRouter
 from ansible_collections.replicant.mysql.plugins.module_utils.server import Server, ServerError
 
@@ -206,13 +205,7 @@ def inventory_with_master(env, master, name):
 
 # -- helpers ---------------------------------------------------------------------------------------
 def nodes(lab):
-    hosts = lab.hosts()
-    return [instance_from_spec(dict(name=n, host=hosts[n]['replicant_host'], port=hosts[n]['replicant_port'],
-                                   login_unix_socket=hosts[n]['replicant_login_unix_socket'],
-                                   login_user=hosts[n]['replicant_login_user'],
-                                   login_password=hosts[n]['replicant_login_password'],
-                                   repl_user=hosts[n]['replicant_repl_user'],
-                                   repl_password=hosts[n]['replicant_repl_password'])) for n in NAMES]
+    return lab.instances()
 
 
 def snapshot(lab):
@@ -322,8 +315,8 @@ def test_switchover_and_back_through_haproxy_loses_no_write_and_never_stops_for_
     assert first['outage_ms'] <= first['routed_ms'] < 1000, first
     time.sleep(0.5)
     on_r2 = len(writer.acked)
-    run = run_playbook('playbooks/promote_master.yml', inventory=written, extra_vars=dict(new_master='r1',
-                                                                                        write_inventory=written))
+    run = run_playbook('playbooks/promote_master.yml', inventory=written,
+                       extra_vars=dict(new_master='r1', write_inventory=written))
     assert run.rc == 0, run.output
     back = run.result(SWITCH)
     assert 'clients routed to the new master' in run.output

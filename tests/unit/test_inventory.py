@@ -171,4 +171,3 @@ def test_router_command_and_disagreeing_servers():
     assert crm['router']['command'] == ['/usr/local/bin/vip', 'crm']
     assert crm['problems'] == ['c1 and c3 of installation crm disagree on replicant_router_command: set it once for '
                                'the installation']
-

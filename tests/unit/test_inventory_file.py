@@ -5,7 +5,7 @@ __metaclass__ = type
 
 import yaml
 
-from ansible_collections.replicant.mysql.plugins.module_utils import inventory_file
+from ansible_collections.replicant.mysql.plugins.plugin_utils import inventory_file
 
 VAULT = '''!vault |
           $ANSIBLE_VAULT;1.1;AES256

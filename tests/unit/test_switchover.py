@@ -171,7 +171,7 @@ def test_kill_clients_spares_replication_system_and_own_sessions():
 # -- nodes and options -------------------------------------------------------------------------------
 def test_node_from_spec_fills_in_defaults_and_follows_by_flavor():
     n = instance_from_spec(dict(name='db2', host='10.0.0.2', port=None, login_host=None, login_user='root'),
-                          dict(login_user='admin', login_password='pw', repl_user='repl', repl_password='rpw'))
+                           dict(login_user='admin', login_password='pw', repl_user='repl', repl_password='rpw'))
     assert (n.name, n.host, n.port, n.server.user, n.server.password, n.promotion) == (
         'db2', '10.0.0.2', 3306, 'root', 'pw', 'neutral')
     assert n.follow(MARIADB) == dict(master_host='10.0.0.2', master_port=3306, master_user='repl',

@@ -17,24 +17,19 @@ __metaclass__ = type
 
 import re
 
+import yaml
+from ansible.parsing.yaml.dumper import AnsibleDumper
+from ansible.parsing.yaml.loader import AnsibleLoader
+
 from ansible_collections.replicant.mysql.plugins.module_utils.inventory import ROLE_GROUPS
 
 
-def _yaml():
-    import yaml
-    from ansible.parsing.yaml.dumper import AnsibleDumper
-    from ansible.parsing.yaml.loader import AnsibleLoader
-    return yaml, AnsibleLoader, AnsibleDumper
-
-
 def load(text):
-    _yaml_mod, loader, _dumper = _yaml()
-    return loader(text).get_single_data()
+    return AnsibleLoader(text).get_single_data()
 
 
 def dump(doc):
-    yaml, _loader, dumper = _yaml()
-    return yaml.dump(doc, Dumper=dumper, default_flow_style=False, sort_keys=False, indent=2)
+    return yaml.dump(doc, Dumper=AnsibleDumper, default_flow_style=False, sort_keys=False, indent=2)
 
 
 def _groups(node, found=None):
