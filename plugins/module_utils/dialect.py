@@ -588,6 +588,7 @@ STATUS_COLUMNS = collections.OrderedDict([
     ('channel', (('Channel_Name', 'Connection_name'), _text, '', _ALL)),
     ('connect_retry', (('Connect_Retry',), _to_int, None, _ALL)),
     ('ssl', (('Source_SSL_Allowed', 'Master_SSL_Allowed'), _yes, False, _ALL)),
+    ('sql_state', (('Replica_SQL_Running_State', 'Slave_SQL_Running_State'), _text, None, _ALL)),
 ])
 
 

@@ -2,8 +2,20 @@
 """Unplanned failover: the master is gone; promote the replica that has the most of its transactions.
 
 1. The old master, if it can still be reached, must be read-only (else: split brain, refused unless
-   forced); it is fenced (read_only, client sessions killed) and never made writable again.
-2. Every replica stops its IO thread and applies what its relay log holds.
+   forced); it is fenced (read_only, client sessions killed) and never made writable again. Every
+   statement to it is bounded by ``master_connect_timeout`` (connect, handshake, each read and write):
+   a master that accepts connections but does not answer (hung, SIGSTOP, stalled TCP) counts as
+   unreachable within that bound. An unreachable master must be lost for the replicas too (check
+   ``master_lost``: no replica's IO thread still connected to it, waited for up to
+   ``master_connect_timeout``), else the failover refuses (forcing it promotes all the same: the hung
+   master cannot be fenced and stays writable if it wakes up).
+2. Every replica stops its IO thread and applies what its relay log holds, judged by progress
+   (``relay_log_progress``): it is waited for while it applies (executed GTIDs or position move, the SQL
+   thread's open transaction modifies rows, or the SQL thread is busy), up to ``relay_log_timeout``; a
+   replica that makes no progress for ``stall_timeout`` is done when only an incomplete last transaction
+   is left (it can never complete). A complete transaction that a replica received but did not apply is
+   never dropped silently: the failover refuses (check ``relay_log``), or with ``force`` goes on and
+   reports exactly which transactions are lost (``lost_transactions``).
 3. Election (GTID required): never a replica marked ``excluded``; the ``preferred`` ones first; among
    them the most advanced (GTID transactions, then executed coordinates).
 4. If another replica has transactions the candidate lacks, the candidate first replicates from it
@@ -39,7 +51,17 @@ FAILOVER_CHECKS = (
     'diverged',             # no two replicas have different transactions under the same GTID (MariaDB)
     'replication_account',  # the other replicas can log in to the candidate with the replication account
     'router',               # the router can move the clients to the candidate
+    'master_lost',          # an unreachable master is lost for the replicas too (no IO thread still connected)
+    'relay_log',            # every complete transaction a replica received was applied within relay_log_timeout
 )
+# The SQL thread's open transactions and the rows they modified so far (a big row-format transaction
+# moves no position until it commits; its rows do).
+APPLIER_TRX = ("SELECT COUNT(*) AS trx, COALESCE(SUM(t.trx_rows_modified), 0) AS rows_modified "
+               "FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p "
+               "ON p.ID = t.trx_mysql_thread_id WHERE p.USER = 'system user'")
+# The SQL thread's state once it has nothing more to apply ("Slave has read all relay log; waiting for
+# more updates", "Replica has read all relay log; ...").
+IDLE_SQL_STATE = 'read all relay log'
 DEFAULTS = dict(force=(), relay_log_timeout=60, stall_timeout=2, catch_up_timeout=60, verify_timeout=10,
                 master_connect_timeout=3, router=None, connect_retry=3, heartbeat_period=2.0)
 
@@ -84,36 +106,107 @@ def relay_applied(status):
                                                                           status['exec_master_log_pos'])
 
 
-def apply_relay_logs(nodes, journal, timeout, stall_timeout):
-    """Stop the IO threads and wait until each SQL thread has executed its relay log; returns {name: note}."""
+def applier_sample(server, flavor):
+    """What ``relay_log_progress`` judges: one look at a replica's SQL thread."""
+    status = replication.replica_status(server)
+    trx = server.one(APPLIER_TRX) or {}
+    executed = parse_gtid(_compact(server.value(dialect.sql(flavor, 'gtid_current_pos'))), flavor.name)
+    received = parse_gtid((status or {}).get('gtid_io_pos') or '', flavor.name)
+    return dict(status=status, executed=executed, missing=received.difference(executed),
+                position=(status['relay_master_log_file'], status['exec_master_log_pos']) if status else None,
+                applied=bool(status) and relay_applied(status), trx=int(trx.get('trx') or 0),
+                rows=int(trx.get('rows_modified') or 0), sql_state=(status or {}).get('sql_state') or '')
+
+
+def relay_log_progress(before, now):
+    """How a replica applying its relay log is doing between two samples (``applier_sample``).
+
+    ``applied``: nothing left (position at the end of the relay log, or every complete transaction received is
+    executed and the SQL thread idles); ``progress``: the executed GTIDs or position moved, the SQL thread's
+    open transaction modified rows, or the SQL thread is busy (its state is not "has read all relay log");
+    ``stalled``: none of these.
+    """
+    if now['applied'] or (not now['missing'] and IDLE_SQL_STATE in now['sql_state'].lower() and not now['trx']):
+        return 'applied'
+    if before is None or IDLE_SQL_STATE not in now['sql_state'].lower():
+        return 'progress'
+    if (now['executed'], now['position'], now['rows'], now['trx']) != (before['executed'], before['position'],
+                                                                        before['rows'], before['trx']):
+        return 'progress'
+    return 'stalled'
+
+
+def apply_relay_logs(nodes, journal, timeout, stall_timeout, force=()):
+    """Stop the IO threads and wait until each SQL thread has executed its relay log; returns {name: note}.
+
+    A replica is waited for while it makes progress (``relay_log_progress``), up to ``timeout`` seconds in
+    all; one that makes none for ``stall_timeout`` seconds is done. A complete transaction left unapplied
+    (at the timeout, or when stalled) fails the check ``relay_log``: PromotionError, unless forced; the
+    notes then say exactly which transactions that replica did not apply.
+    """
     for node in nodes:
         replication.stop_replication(node.server, thread='io')
         replication.start_replication(node.server, thread='sql')
     notes = {}
-    pending = {n.name: (n, None, time.time()) for n in nodes}
+    pending = dict((n.name, (n, None, time.time())) for n in nodes)
     deadline = time.time() + timeout
+    left = {}
     while pending:
         for name, (node, last, since) in list(pending.items()):
-            status = replication.replica_status(node.server)
-            if status['last_sql_errno']:
+            now = applier_sample(node.server, node.facts['flavor'])
+            status = now['status']
+            if status and status['last_sql_errno']:
                 raise PromotionError('%s: the SQL thread stopped while applying its relay log: %s'
                                      % (name, thread_problem(status)))
-            now = (status['relay_master_log_file'], status['exec_master_log_pos'])
-            if relay_applied(status):
+            verdict = relay_log_progress(last, now)
+            if verdict == 'applied':
                 del pending[name]
-                journal.step(name, "relay log applied%s" % (" (up to %s:%s)" % now if now[0] else ""))
-            elif now != last:
-                pending[name] = (node, now, time.time())
-            elif time.time() - since > stall_timeout:
+                journal.step(name, "relay log applied (executed %s)" % (now['executed'] or '-'))
+                continue
+            if verdict == 'progress':
+                since = time.time()
+            stalled = time.time() - since > stall_timeout
+            if stalled or time.time() > deadline:
                 del pending[name]
-                notes[name] = ('stopped at %s:%s short of %s:%s (an incomplete transaction in its relay log)'
-                               % (now + (status['master_log_file'], status['read_master_log_pos'])))
+                if now['missing']:
+                    left[name] = now
+                    continue
+                notes[name] = ('stopped at %s:%s short of %s:%s (an incomplete transaction in its relay log, which can '
+                               'never complete)' % (now['position'] + (status['master_log_file'],
+                                                                        status['read_master_log_pos'])))
                 journal.step(name, notes[name])
-        if pending and time.time() > deadline:
-            raise PromotionError('%s did not apply their relay logs within %s s' % (', '.join(sorted(pending)), timeout))
+            else:
+                pending[name] = (node, now, since)
         if pending:
-            time.sleep(0.01)
+            time.sleep(0.05)
+    for name, now in sorted(left.items()):
+        notes[name] = ('did not apply the complete transactions %s of its relay log within relay_log_timeout (%s s; '
+                       'SQL thread: %s, %d open transaction(s), %d rows modified)'
+                       % (now['missing'], timeout, now['sql_state'] or '-', now['trx'], now['rows']))
+        journal.check('relay_log', name, False, notes[name], force)
+        journal.step(name, notes[name])
+    refused = [c for c in journal.refusals() if c['check'] == 'relay_log']
+    if refused:
+        raise PromotionError('failover stopped before any promotion: %s. Nothing was promoted; the old master is fenced '
+                             'if it was reachable and the replicas\' IO threads are stopped (their SQL threads go on '
+                             'applying). Run the failover again (with a larger relay_log_timeout if they are still '
+                             'applying), or force relay_log to promote without those transactions'
+                             % describe(refused), dict(relay_log_notes=notes))
     return notes
+
+
+def lost_transactions(before, sets):
+    """The transactions received by some replica (``before``: name -> received set) that none executed (``sets``)."""
+    received = None
+    executed = None
+    for name in before:
+        received = before[name] if received is None else received.union(before[name])
+        executed = sets[name] if executed is None else executed.union(sets[name])
+    return received.difference(executed) if received is not None else None
+
+
+def _compact(value):
+    return ''.join(str(value or '').split())
 
 
 def catch_up(candidate, donors, sets, journal, timeout):
@@ -161,7 +254,8 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
         if name not in by_name:
             raise ValueError('%s is not one of the servers given (%s)' % (name, ', '.join(by_name)))
     old = by_name[master]
-    old.server.connect_timeout = o['master_connect_timeout']
+    if old.server is not None:  # a hung master answers nothing: every wait for it is bounded alike
+        old.server.connect_timeout = old.server.read_timeout = o['master_connect_timeout']
     journal = Journal()
     router = make_router(o['router'], journal, 'failover')
     result = dict(changed=False, old_master=master, new_master=None, checks=journal.checks, steps=journal.steps,
@@ -220,6 +314,8 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
     for node in replicas:
         journal.check('reachable', node.name, not node.error, node.error or 'reachable', force)
     live = read_all(replicas)
+    if old.error:
+        _master_lost(old, live, journal, force, o['master_connect_timeout'])
     usable = []
     for node in live:
         status = node.facts['status']
@@ -262,9 +358,14 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
         replication.set_read_only(old.server, True)
         killed = kill_clients(old.server, {old.server.connection_id})
         journal.step(master, 'fenced: read_only on, %d client connection(s) killed' % len(killed))
-    result['relay_log_notes'] = apply_relay_logs(usable, journal, o['relay_log_timeout'], o['stall_timeout'])
+    received = dict((n.name, predicted_set(n)) for n in usable)
+    result['relay_log_notes'] = apply_relay_logs(usable, journal, o['relay_log_timeout'], o['stall_timeout'], force)
     read_all(usable)
     sets = {n.name: n.facts['gtid'] for n in usable}
+    lost = lost_transactions(received, sets)
+    if lost:
+        result['lost_transactions'] = str(lost)
+        journal.step('*', 'LOST (relay_log forced): %s, received by a replica but applied by none' % lost)
     if not candidate:
         chosen = elect(usable, sets, old=old)
         others = [n for n in usable if n is not chosen]
@@ -303,11 +404,46 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
         raise PromotionError('%s is the new master (writable), but the failover did not finish: %s'
                              % (chosen.name, result['state']['summary']), result)
     result.pop('_problems', None)
-    result['msg'] = '%s is the master now (writable %s ms after the start%s); %s replicate from it; %s %s' % (
+    result['msg'] = '%s is the master now (writable %s ms after the start%s); %s replicate from it; %s %s%s' % (
         chosen.name, result['promoted_ms'], ', routed after %s ms' % result['routed_ms'] if 'routed_ms' in result else '',
         ', '.join(n.name for n in others) or 'no servers', master,
-        'is fenced (read-only)' if not old.error else 'was unreachable')
+        'is fenced (read-only)' if not old.error else 'was unreachable (NOT fenced: keep it from coming back writable)',
+        '; LOST (relay_log forced): %s' % result['lost_transactions'] if result.get('lost_transactions') else '')
     return result
+
+
+def io_connected(status):
+    """Whether a replica's IO thread is still connected to its master (running, no error)."""
+    return bool(status) and status['io_running_ok'] and not status['last_io_errno']
+
+
+def _master_lost(old, live, journal, force, bound):
+    """The master does not answer the module: do its replicas confirm it is lost (IO threads not connected)?
+
+    A replica's IO thread notices a killed master at once, a hung one after slave_net_timeout; they are
+    waited for up to ``bound`` seconds. One still connected means the master may be alive for its clients
+    (only this controller cannot reach it, or it hangs): check ``master_lost`` fails.
+    """
+    deadline = time.time() + bound
+    latest = dict((n.name, n.facts.get('status')) for n in live)
+    connected = [n for n in live if io_connected(latest[n.name])]
+    while connected and time.time() < deadline:
+        time.sleep(0.2)
+        for node in connected:
+            latest[node.name] = replication.replica_status(node.server)
+        connected = [n for n in connected if io_connected(latest[n.name])]
+    for node in live:
+        status = latest[node.name] or {}
+        journal.check('master_lost', node.name, node not in connected,
+                      'its IO thread is still connected to %s, which does not answer here within %s s (%s): the master '
+                      'may be alive (hung, or cut off from this controller only). Refused: check %s; once its replicas '
+                      'lose it too (slave_net_timeout), run the failover again; force master_lost to promote all the '
+                      'same (%s cannot be fenced and is writable if it wakes up)'
+                      % (old.name, bound, old.error, old.name, old.name) if node in connected else
+                      'lost %s too (IO thread %s%s)' % (old.name, status.get('io_running') or 'not configured',
+                                                        ', ' + status['last_io_error'] if status.get('last_io_error')
+                                                        else ''),
+                      force)
 
 
 def _choose(usable, candidate, sets, journal, force, old, read):

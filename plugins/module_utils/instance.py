@@ -28,7 +28,8 @@ from ansible_collections.replicant.mysql.plugins.module_utils.server import Serv
 # Defaults every procedure shares (the modules' argument specs take them from here).
 DEFAULTS = dict(
     port=3306,
-    connect_timeout=10,   # seconds to open a connection
+    connect_timeout=10,   # seconds to open a connection (TCP connect, then handshake and login)
+    read_timeout=30,      # seconds a procedure waits for any read or write of one statement (unless set)
     max_lag=5,            # seconds a promotion candidate may be behind its master
 )
 PROMOTION_CHOICES = ('preferred', 'neutral', 'excluded')
@@ -97,6 +98,8 @@ class Instance:
         if not self.login.get('login_unix_socket') and not self.login.get('login_host'):
             self.login.update(login_host=self.host, login_port=self.port)
         self.login.setdefault('connect_timeout', DEFAULTS['connect_timeout'])
+        if not self.login.get('read_timeout'):
+            self.login['read_timeout'] = DEFAULTS['read_timeout']
         self.repl_user = repl_user
         self.repl_password = repl_password
         self.promotion = promotion or 'neutral'

@@ -10,6 +10,7 @@ Usable from plain Python::
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import contextlib
 import os
 import re
 
@@ -47,7 +48,14 @@ class ServerError(Exception):
 
 
 class Server:
-    """One server reached through PyMySQL (unix socket or TCP, optional TLS)."""
+    """One server reached through PyMySQL (unix socket or TCP, optional TLS).
+
+    Every wait is bounded: ``connect_timeout`` bounds the TCP connect and, separately, the handshake and
+    login (a server that accepts the connection but does not answer, e.g. stopped by SIGSTOP, fails within
+    it); ``read_timeout`` (None: no limit) bounds each read and each write of a statement; ``timeout()``
+    sets a tighter bound for some statements. A connection lost on a timeout is dropped: the next
+    statement opens a new one.
+    """
 
     def __init__(self, host=None, port=3306, user=None, password=None, unix_socket=None,
                  config_file=None, connect_timeout=10, read_timeout=None,
@@ -79,10 +87,11 @@ class Server:
             return self
         if not HAS_PYMYSQL:
             raise ServerError('%s: %s' % (self, MISSING_PYMYSQL))
+        # The handshake, the login and the session setup are bounded like the connect (PyMySQL's
+        # connect_timeout covers only the TCP connect; its read timeout would be unbounded).
+        handshake = self.connect_timeout
         kwargs = dict(connect_timeout=self.connect_timeout, autocommit=True, charset='utf8mb4',
-                      cursorclass=pymysql.cursors.DictCursor)
-        if self.read_timeout:
-            kwargs['read_timeout'] = self.read_timeout
+                      cursorclass=pymysql.cursors.DictCursor, read_timeout=handshake, write_timeout=handshake)
         if self.config_file and os.path.exists(os.path.expanduser(self.config_file)):
             kwargs['read_default_file'] = os.path.expanduser(self.config_file)
         if self.unix_socket:
@@ -115,11 +124,28 @@ class Server:
         kwargs['init_command'] = SESSION_SQL_MODE
         try:
             self._conn = pymysql.connect(**kwargs)
+            self._set_timeout(self.read_timeout)
         except pymysql.err.MySQLError as exc:
             raise ServerError('cannot connect to %s: %s' % (self, self._scrub(_reason(exc))))
         except (ValueError, TypeError, OSError) as exc:
             raise ServerError('cannot connect to %s: %s' % (self, self._scrub(str(exc))))
         return self
+
+    def _set_timeout(self, seconds):
+        """Bound each read and write of this connection by ``seconds`` (None: no bound)."""
+        self._conn._read_timeout = self._conn._write_timeout = seconds
+
+    @contextlib.contextmanager
+    def timeout(self, seconds):
+        """Within the block, every read and write of this connection waits at most ``seconds``
+        (at least 0.05); a timeout raises ServerError and drops the connection."""
+        self.connect()
+        self._set_timeout(max(0.05, float(seconds)))
+        try:
+            yield self
+        finally:
+            if self._conn is not None:
+                self._set_timeout(self.read_timeout)
 
     def close(self):
         if self._conn is not None:
@@ -155,6 +181,8 @@ class Server:
                 return list(cur.fetchall() or [])
         except pymysql.err.MySQLError as exc:
             reason = _reason(exc)
+            if not self._conn.open:
+                self._conn = None  # lost (a timeout, a kill): the next statement connects again
             if is_sensitive(statement) or secrets:
                 reason = _NEAR.sub("near (the statement's text is withheld: it carries a secret)", reason)
             raise ServerError('%s: %s failed: %s' % (self, _first_words(mask_statement(statement)),

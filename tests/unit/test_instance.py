@@ -123,7 +123,8 @@ def test_instance_from_spec_login_rules():
     assert (tcp.login['login_host'], tcp.login['login_port'], tcp.login['connect_timeout']) == ('10.0.0.1', 3306, 3)
     sock = instance.instance_from_spec(dict(name='db2', host='10.0.0.2', login_unix_socket='/s', login_user='me'),
                                        defaults)
-    assert sock.login == dict(login_unix_socket='/s', login_user='me', login_password='pw', connect_timeout=3)
+    assert sock.login == dict(login_unix_socket='/s', login_user='me', login_password='pw', connect_timeout=3,
+                              read_timeout=30)
     assert sock.server.unix_socket == '/s' and sock.server.host is None
     other = instance.instance_from_spec(dict(name='db3', host='10.0.0.3', port=3307, login_host='192.0.2.3',
                                              login_port=3310, master='db1', role='replica', installation='shop'))
