@@ -282,6 +282,7 @@ _FRAGMENTS = {
     'file': lambda f, a, m: _q(a)(a['file']),
     'pos': lambda f, a, m: _number(a['pos'], 'pos'),
     'timeout': lambda f, a, m: _number(a['timeout'], 'timeout', kind=float),
+    'until': lambda f, a, m: '%.6f' % float(_number(a['until'], 'until', kind=float)),
     'channel_arg': lambda f, a, m: ', %s' % _q(a)(_channel(a)) if _channel(a) else '',
     'gtid': lambda f, a, m: _q(a)(str(a['gtid'])),
     'on_off': lambda f, a, m: 'ON' if _on(a) else 'OFF',
@@ -315,6 +316,7 @@ ARGUMENTS = {
     'gtid_slave_pos': {},
     'server_identity': {},
     'set_read_only': {'on': REQUIRED},
+    'set_writable_until': {'until': REQUIRED},
     'read_only_vars': {},
     'change_master': {'options': REQUIRED, 'channel': ''},
     'set_global': {'name': REQUIRED, 'value': REQUIRED},
@@ -383,6 +385,10 @@ STATEMENTS = [Statement(*row) for row in [
     # MySQL: super_read_only = ON implies read_only; read_only = OFF also clears super_read_only.
     ('set_read_only', MYSQL, _ANY, 'SET GLOBAL {read_only_var} = {on_off}'),
     ('set_read_only', MARIADB, _ANY, 'SET GLOBAL read_only = {on_off}'),
+    # Writable only if the server runs it before ``until`` (its own clock, UNIX time): a statement that waited
+    # in a hung server's socket until after the bound fails (NULL is no value of read_only) and changes nothing.
+    ('set_writable_until', MYSQL, _ANY, 'SET GLOBAL read_only = IF(UNIX_TIMESTAMP(NOW(6)) < {until}, 0, NULL)'),
+    ('set_writable_until', MARIADB, _ANY, 'SET GLOBAL read_only = IF(UNIX_TIMESTAMP(NOW(6)) < {until}, 0, NULL)'),
     ('read_only_vars', MYSQL, _ANY,
      'SELECT @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only'),
     ('read_only_vars', MARIADB, _ANY, 'SELECT @@GLOBAL.read_only AS read_only'),

@@ -13,6 +13,7 @@ __metaclass__ = type
 import contextlib
 import os
 import re
+import time
 
 try:
     import pymysql
@@ -52,8 +53,8 @@ class Server:
 
     Every wait is bounded: ``connect_timeout`` bounds the TCP connect and, separately, the handshake and
     login (a server that accepts the connection but does not answer, e.g. stopped by SIGSTOP, fails within
-    it); ``read_timeout`` (None: no limit) bounds each read and each write of a statement; ``timeout()``
-    sets a tighter bound for some statements. A connection lost on a timeout is dropped: the next
+    it); ``read_timeout`` (None: no limit) bounds each read and each write of a statement; ``deadline()``
+    bounds a step (connects and statements) by the time left. A connection lost on a timeout is dropped: the next
     statement opens a new one.
     """
 
@@ -74,6 +75,7 @@ class Server:
         self.name = name
         self._conn = None
         self._flavor = None
+        self._deadline = None
 
     # -- identity -------------------------------------------------------------
     def __str__(self):
@@ -90,7 +92,10 @@ class Server:
         # The handshake, the login and the session setup are bounded like the connect (PyMySQL's
         # connect_timeout covers only the TCP connect; its read timeout would be unbounded).
         handshake = self.connect_timeout
-        kwargs = dict(connect_timeout=self.connect_timeout, autocommit=True, charset='utf8mb4',
+        left = self._remaining()
+        if left is not None and isinstance(handshake, (int, float)) and not isinstance(handshake, bool):
+            handshake = min(handshake, left)
+        kwargs = dict(connect_timeout=handshake, autocommit=True, charset='utf8mb4',
                       cursorclass=pymysql.cursors.DictCursor, read_timeout=handshake, write_timeout=handshake)
         if self.config_file and os.path.exists(os.path.expanduser(self.config_file)):
             kwargs['read_default_file'] = os.path.expanduser(self.config_file)
@@ -135,15 +140,25 @@ class Server:
         """Bound each read and write of this connection by ``seconds`` (None: no bound)."""
         self._conn._read_timeout = self._conn._write_timeout = seconds
 
+    def _remaining(self):
+        """Seconds left until the deadline (``deadline()``), None without one; ServerError once it has passed."""
+        if self._deadline is None:
+            return None
+        left = self._deadline - time.time()
+        if left <= 0:
+            raise ServerError('%s: out of time (the bound of this step has passed)' % self)
+        return max(0.05, left)
+
     @contextlib.contextmanager
-    def timeout(self, seconds):
-        """Within the block, every read and write of this connection waits at most ``seconds``
-        (at least 0.05); a timeout raises ServerError and drops the connection."""
-        self.connect()
-        self._set_timeout(max(0.05, float(seconds)))
+    def deadline(self, at):
+        """Within the block, a connect and every statement must be done by ``at`` (a ``time.time()``): each
+        read and write waits at most until then; past it a statement fails at once (ServerError)."""
+        saved = self._deadline
+        self._deadline = at if saved is None else min(at, saved)
         try:
             yield self
         finally:
+            self._deadline = saved
             if self._conn is not None:
                 self._set_timeout(self.read_timeout)
 
@@ -175,6 +190,9 @@ class Server:
         never appear in it.
         """
         self.connect()
+        left = self._remaining()
+        if left is not None:
+            self._set_timeout(min(left, self.read_timeout or left))
         try:
             with self._conn.cursor() as cur:
                 cur.execute(statement, args)

@@ -193,6 +193,29 @@ def elect_switchover(replicas, old):
 
 
 # -- the critical section ------------------------------------------------------------------------
+# Seconds the critical section may take beyond lock_wait_timeout + wait_timeout (the statements around them).
+CRITICAL_SLACK = 1.0
+# Seconds of the bound kept for the promotion after the wait for the candidate.
+PROMOTE_RESERVE = 0.5
+# The candidate turns writable only before (deadline - CLOCK_MARGIN) on its own clock (covers the error of the offset).
+CLOCK_MARGIN = 0.05
+# Seconds the undo may take to make the old master writable and unlocked again.
+UNDO_TIMEOUT = 5.0
+
+
+def critical_bound(o):
+    """Seconds the critical section (old master read-only until the candidate is writable, or the switchover is
+    undone) may take: lock_wait_timeout + wait_timeout + CRITICAL_SLACK; the undo then takes at most UNDO_TIMEOUT."""
+    return o['lock_wait_timeout'] + o['wait_timeout'] + CRITICAL_SLACK
+
+
+def clock_offset(server):
+    """The server's clock minus this host's (seconds), from one round trip."""
+    before = time.time()
+    theirs = float(server.value('SELECT UNIX_TIMESTAMP(NOW(6))'))
+    return theirs - (before + time.time()) / 2
+
+
 class _Switch:
     """One switchover run; keeps what is needed to undo or finish it."""
 
@@ -210,12 +233,12 @@ class _Switch:
         self.routed_ms = None
         self.problems = {}   # past the point of no return: what failed (router, reset), by what
 
-    def wait_candidate(self, pos):
+    def wait_candidate(self, pos, timeout=None):
+        timeout = self.o['wait_timeout'] if timeout is None else timeout
         if self.gtid:
-            replication.wait_for_pos(self.new.server, gtid=pos['gtid_executed'], timeout=self.o['wait_timeout'])
+            replication.wait_for_pos(self.new.server, gtid=pos['gtid_executed'], timeout=timeout)
         else:
-            replication.wait_for_pos(self.new.server, position=Position(pos['file'], pos['pos']),
-                                     timeout=self.o['wait_timeout'])
+            replication.wait_for_pos(self.new.server, position=Position(pos['file'], pos['pos']), timeout=timeout)
 
     def presync(self):
         """Before the lock: let the candidate catch up with the master as it is now (shortens the wait under the lock)."""
@@ -232,30 +255,10 @@ class _Switch:
         server = old.server
         spare = {server.connection_id}
         started = time.time()
+        deadline = started + critical_bound(self.o)
         try:
-            server.sql('SET SESSION lock_wait_timeout = %d' % int(self.o['lock_wait_timeout']))
-            replication.set_read_only(server, True)
-            journal.step(old.name, 'read_only on')
-            killed = kill_clients(server, spare) if self.o['kill_connections'] else []
-            self.locked = True
-            self.final = replication.flush_and_lock(server, self.o['lock_wait_timeout'])
-            journal.step(old.name, 'FLUSH TABLES WITH READ LOCK held')
-            if self.o['kill_connections']:
-                killed += kill_clients(server, spare)
-            journal.step(old.name, 'killed %d client connection(s); final position %s, GTID %s'
-                         % (len(killed), self.final['position'], self.final['gtid_executed'] or '-'))
-            if self.router.enabled:
-                self.demoted = True
-                self.router.route('demote', old, new, self.others)
-            self.wait_candidate(self.final)
-            journal.step(new.name, 'has executed everything %s committed' % old.name)
-            if not self.gtid:
-                self.new_position = replication.fetch_master_pos(new.server)
-            # Writable first: nothing can reach it from the locked old master any more.
-            replication.set_read_only(new.server, False)
-            self.promoted = True
-            self.outage_ms = round((time.time() - started) * 1000, 1)
-            journal.step(new.name, 'writable: the new master')
+            with server.deadline(deadline), new.server.deadline(deadline):
+                self._lock_wait_promote(spare, started, deadline)
         except Exception as exc:
             if self.promoted:
                 raise  # past the point of no return: never make the old master writable again
@@ -280,6 +283,36 @@ class _Switch:
                 self.unlock()
         return self.outage_ms
 
+    def _lock_wait_promote(self, spare, started, deadline):
+        """Steps 1-3; every statement on both servers is bounded by ``deadline`` (their connections' deadline)."""
+        old, new, journal = self.old, self.new, self.journal
+        server = old.server
+        offset = clock_offset(new.server)
+        server.sql('SET SESSION lock_wait_timeout = %d' % int(self.o['lock_wait_timeout']))
+        replication.set_read_only(server, True)
+        journal.step(old.name, 'read_only on')
+        killed = kill_clients(server, spare) if self.o['kill_connections'] else []
+        self.locked = True
+        self.final = replication.flush_and_lock(server, self.o['lock_wait_timeout'])
+        journal.step(old.name, 'FLUSH TABLES WITH READ LOCK held')
+        if self.o['kill_connections']:
+            killed += kill_clients(server, spare)
+        journal.step(old.name, 'killed %d client connection(s); final position %s, GTID %s'
+                     % (len(killed), self.final['position'], self.final['gtid_executed'] or '-'))
+        if self.router.enabled:
+            self.demoted = True
+            self.router.route('demote', old, new, self.others)
+        self.wait_candidate(self.final, min(self.o['wait_timeout'], max(0.0, deadline - time.time() - PROMOTE_RESERVE)))
+        journal.step(new.name, 'has executed everything %s committed' % old.name)
+        if not self.gtid:
+            self.new_position = replication.fetch_master_pos(new.server)
+        # Writable first: nothing can reach it from the locked old master any more. Only if the candidate runs
+        # the statement before the deadline (its clock): one that hangs and wakes later stays read-only.
+        new.server.run('set_writable_until', until=round(deadline + offset - CLOCK_MARGIN, 6))
+        self.promoted = True
+        self.outage_ms = round((time.time() - started) * 1000, 1)
+        journal.step(new.name, 'writable: the new master')
+
     def unlock(self):
         try:
             replication.unlock(self.old.server)
@@ -293,10 +326,11 @@ class _Switch:
         """Before the point of no return: the old master becomes writable again, the candidate a replica."""
         old, new, journal = self.old, self.new, self.journal
         notes = []
-        if self.locked:
-            self.unlock()
         try:
-            replication.set_read_only(old.server, False)
+            with old.server.deadline(time.time() + UNDO_TIMEOUT):
+                if self.locked:
+                    self.unlock()
+                replication.set_read_only(old.server, False)
             notes.append('%s is writable again' % old.name)
             journal.step(old.name, 'undo: writable again')
         except ServerError as error:
