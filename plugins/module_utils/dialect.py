@@ -386,9 +386,11 @@ STATEMENTS = [Statement(*row) for row in [
     ('set_read_only', MYSQL, _ANY, 'SET GLOBAL {read_only_var} = {on_off}'),
     ('set_read_only', MARIADB, _ANY, 'SET GLOBAL read_only = {on_off}'),
     # Writable only if the server runs it before ``until`` (its own clock, UNIX time): a statement that waited
-    # in a hung server's socket until after the bound fails (NULL is no value of read_only) and changes nothing.
-    ('set_writable_until', MYSQL, _ANY, 'SET GLOBAL read_only = IF(UNIX_TIMESTAMP(NOW(6)) < {until}, 0, NULL)'),
-    ('set_writable_until', MARIADB, _ANY, 'SET GLOBAL read_only = IF(UNIX_TIMESTAMP(NOW(6)) < {until}, 0, NULL)'),
+    # in a hung server's socket until after the bound fails (no value of read_only; a NULL would count as OFF).
+    ('set_writable_until', MYSQL, _ANY,
+     "SET GLOBAL read_only = IF(UNIX_TIMESTAMP(NOW(6)) < {until}, 'OFF', 'past_the_deadline')"),
+    ('set_writable_until', MARIADB, _ANY,
+     "SET GLOBAL read_only = IF(UNIX_TIMESTAMP(NOW(6)) < {until}, 'OFF', 'past_the_deadline')"),
     ('read_only_vars', MYSQL, _ANY,
      'SELECT @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only'),
     ('read_only_vars', MARIADB, _ANY, 'SELECT @@GLOBAL.read_only AS read_only'),

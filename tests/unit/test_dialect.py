@@ -160,7 +160,7 @@ CASES = [
         *['SET GLOBAL super_read_only = ON'] * 6 + ['SET GLOBAL read_only = ON'] * 4)),
     ('set_read_only', dict(on=False), every(*['SET GLOBAL read_only = OFF'] * 10)),
     ('set_writable_until', dict(until=1765000000.5), every(
-        *['SET GLOBAL read_only = IF(UNIX_TIMESTAMP(NOW(6)) < 1765000000.500000, 0, NULL)'] * 10)),
+        *["SET GLOBAL read_only = IF(UNIX_TIMESTAMP(NOW(6)) < 1765000000.500000, 'OFF', 'past_the_deadline')"] * 10)),
     ('read_only_vars', {}, every(
         *['SELECT @@GLOBAL.read_only AS read_only, @@GLOBAL.super_read_only AS super_read_only'] * 6
         + ['SELECT @@GLOBAL.read_only AS read_only'] * 4)),
