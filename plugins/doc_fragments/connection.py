@@ -36,11 +36,16 @@ options:
     type: path
     default: ~/.my.cnf
   connect_timeout:
-    description: Seconds to wait for the connection to be established.
+    description:
+      - Seconds to wait for the connection to be established, and again for the handshake and login: a
+        server that accepts connections but does not answer (hung, stopped) fails within twice this.
     type: int
     default: 10
   read_timeout:
-    description: Seconds to wait for a reply to one statement; unset waits as long as the server needs.
+    description:
+      - Seconds to wait for each read and each write of one statement (a reply, or the server taking the
+        statement). Unset, the modules that act on a list of C(servers) (promotions, relocation, topology) wait 30 s;
+        the others as long as the server needs.
     type: int
   ca_cert:
     description: CA certificate to verify the server with; setting any TLS option turns TLS on.

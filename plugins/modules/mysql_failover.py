@@ -14,9 +14,12 @@ description:
     thread stopped with an error), C(gtid) (every replica has GTIDs), C(candidate_eligible), C(candidate_binlog)
     (log_bin and log_slave_updates on the candidate), C(diverged) (no two replicas have different transactions
     under one GTID), C(replication_account) (the other replicas can log in to the candidate as the replication
-    account), C(router) (O(router) can reach the candidate)."
+    account), C(router) (O(router) can reach the candidate), C(master_lost) (an old master that does not answer
+    within O(master_connect_timeout) - dead or hung - must be lost for its replicas too: no IO thread still
+    connected to it, waited for up to O(master_connect_timeout))."
   - "Then: the old master, when reachable, is fenced (read_only, client sessions killed) and never made writable
-    again; every replica stops its IO thread and applies its relay log; the most advanced replica is elected (GTID
+    again; every replica stops its IO thread and applies its relay log, waited for while it makes progress (check
+    C(relay_log): a complete transaction a replica received is never dropped unless forced); the most advanced replica is elected (GTID
     transactions, then executed coordinates; C(preferred) replicas first, C(excluded) ones never) unless
     O(new_master) names one; if another replica has transactions the candidate lacks, the candidate replicates from
     it until it has them; the candidate is promoted (replication reset, writable) and the router is told
@@ -48,24 +51,34 @@ options:
     description:
       - Checks to skip by name (see the description). Skipped failures are reported as warnings and in
         RV(forced_checks). Forcing C(split_brain) fences a master that still accepts writes and goes on;
-        forcing C(reachable) or C(replication_running) leaves those replicas behind.
+        forcing C(reachable) or C(replication_running) leaves those replicas behind. Forcing C(master_lost) promotes
+        although a replica is still connected to the old master, which cannot be fenced (it is writable if it
+        wakes up). Forcing C(relay_log) promotes without the complete transactions a replica could not apply in
+        time; RV(lost_transactions) names those no replica applied.
     type: list
     elements: str
     default: []
     choices: [split_brain, reachable, replication_running, gtid, candidate_eligible, candidate_binlog, diverged,
-              replication_account, router]
+              replication_account, router, master_lost, relay_log]
   master_connect_timeout:
-    description: Seconds to try to reach the old master.
+    description:
+      - Seconds to wait for the old master, each time - the TCP connect, the handshake and login, each read and
+        write of a statement - and then for its replicas to confirm they lost it too (check C(master_lost)). A
+        master that accepts connections but does not answer (hung) counts as unreachable within this bound.
     type: int
     default: 3
   relay_log_timeout:
-    description: Seconds the replicas may take to apply their relay logs.
+    description:
+      - Seconds the replicas may take to apply their relay logs while they make progress (executed GTIDs or
+        position moving, the SQL thread's open transaction modifying rows, the SQL thread busy). A complete
+        transaction still unapplied then fails the check C(relay_log).
     type: float
     default: 60
   stall_timeout:
     description:
-      - Seconds a replica's SQL thread may make no progress before its relay log counts as applied as far as it
-        goes (an incomplete last transaction never completes once the master is gone).
+      - Seconds a replica's SQL thread may make no progress at all before the wait for it ends. It is then done when
+        only an incomplete last transaction is left (it never completes once the master is gone), reported in
+        RV(relay_log_notes); a complete transaction left unapplied fails the check C(relay_log).
     type: float
     default: 2
   catch_up_timeout:
@@ -141,9 +154,16 @@ topology:
   type: dict
   sample: {master: db2, replicas: [db3], left_out: [db1], unreachable: [db1]}
 relay_log_notes:
-  description: Replicas whose relay log ended in an incomplete transaction, and where they stopped.
-  returned: after a failover
+  description:
+    - Replicas whose relay log ended in an incomplete transaction, and where they stopped; or (check C(relay_log)
+      failed) the complete transactions a replica did not apply.
+  returned: after a failover, and when the check relay_log failed
   type: dict
+lost_transactions:
+  description: With C(relay_log) forced, the transactions some replica received and no replica applied (lost).
+  returned: when transactions were lost
+  type: str
+  sample: 0-1-1042
 promoted_ms:
   description: Milliseconds from the start of the run until the new master was writable.
   returned: after a failover
