@@ -20,6 +20,12 @@ from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import S
 from ansible_collections.replicant.mysql.plugins.module_utils.server import Server, ServerError
 
 NAMES = ['lab1', 'lab2', 'lab3']
+# w.t: the application's rows; w.nokey: no primary key, so that a row-format UPDATE of all its rows takes a
+# full table scan per row on a replica (seconds of apply for one statement on the master).
+NOKEY_ROWS = 3000
+SCHEMA = ('CREATE DATABASE w', 'CREATE TABLE w.t (id INT PRIMARY KEY, via VARCHAR(16))',
+          'CREATE TABLE w.nokey (n INT, v INT) ENGINE=InnoDB',
+          'INSERT INTO w.nokey SELECT seq, 0 FROM w.seq_1_to_%d' % NOKEY_ROWS)
 ROLE = 'replicant.mysql.promote_master : '
 
 
@@ -28,12 +34,12 @@ def lab():
     directory = tempfile.mkdtemp(prefix='replicant-faults-', dir='/var/tmp')
     os.rmdir(directory)
     the_lab = Lab(directory, lab_vars(directory, '127.0.72.11'))
-    run = the_lab.up()
-    assert run.rc == 0, run.output
-    with the_lab.server('lab1') as master:
-        master.sql('CREATE DATABASE w')
-        master.sql('CREATE TABLE w.t (id INT PRIMARY KEY, via VARCHAR(16))')
     try:
+        run = the_lab.up()
+        assert run.rc == 0, run.output
+        with the_lab.server('lab1') as master:
+            for statement in SCHEMA:
+                master.sql(statement)
         yield the_lab
     finally:
         for name in NAMES:  # never leave a stopped server behind
@@ -191,6 +197,7 @@ def test_failover_on_a_sigstopped_master_ends_within_its_bound_and_refuses(lab):
     finally:
         elapsed = time.time() - started
         os.kill(pid, signal.SIGCONT)
+    print('failover against a SIGSTOPped master: refused after %.1f s' % elapsed)
     assert run.rc != 0, run.output
     # the role's two module runs (plan, then the run) each wait at most 2 x master_connect_timeout (3 s) for
     # lab1 and its replicas; the rest is ansible-playbook's own time
@@ -223,6 +230,8 @@ def test_switchover_undone_within_its_bound_when_the_candidate_hangs_before_its_
         outage = writer.stop()
         proxy.close()
         os.kill(pid, signal.SIGCONT)
+    print('switchover with the candidate SIGSTOPped before its promotion: write outage %.1f s, play %.1f s'
+          % (outage or -1, elapsed))
     assert proxy.stopped_at, 'the candidate was never asked to become writable'
     assert run.rc != 0, run.output
     assert 'failed and was undone' in run.output and 'lab1 is writable again' in run.output, run.output
@@ -243,10 +252,7 @@ def test_switchover_undone_within_its_bound_when_the_candidate_hangs_before_its_
 def test_failover_after_kill_9_waits_for_the_long_transaction_every_replica_is_applying(lab):
     """A row-format UPDATE of a table without primary key: one statement on the master, one full table scan
     per row on a replica (seconds of apply, no position moving until it commits)."""
-    rows = 3000
-    with lab.server('lab1') as m:
-        m.sql('CREATE TABLE w.nokey (n INT, v INT) ENGINE=InnoDB')
-        m.sql('INSERT INTO w.nokey SELECT seq, 0 FROM seq_1_to_%d' % rows)
+    rows = NOKEY_ROWS
     wait_caught_up(lab, 'lab1', ['lab2', 'lab3'])
     with lab.server('lab1') as m:
         m.sql('UPDATE w.nokey SET v = v + 1')
@@ -278,4 +284,6 @@ def test_failover_after_kill_9_waits_for_the_long_transaction_every_replica_is_a
             assert s.value('SELECT @@GLOBAL.gtid_current_pos') == final, name
     states = read_only(lab)
     assert states == {'lab1': None, new: 0, other: 1}, states
-    print('failover after kill -9 with replicas applying: %.1f s' % elapsed)
+    applied = [step['ms'] for step in result['steps'] if 'relay log applied' in step['action']]
+    print('failover after kill -9 with replicas applying: %.1f s; relay logs applied %s ms after the module started'
+          % (elapsed, applied))
