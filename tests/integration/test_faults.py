@@ -50,6 +50,11 @@ def lab():
         assert run.rc == 0, run.output
 
 
+def after_kill(lab):
+    """The inventory the kill -9 failover writes (the last test starts from it)."""
+    return os.path.join(lab.dir, 'after-kill.yml')
+
+
 def process(lab, name):
     return ServerProcess(lab.hosts()[name]['replicant_defaults_file'])
 
@@ -251,31 +256,55 @@ def test_switchover_undone_within_its_bound_when_the_candidate_hangs_before_its_
 # -- kill -9 while every replica applies a long transaction ---------------------------------------------
 def test_failover_after_kill_9_waits_for_the_long_transaction_every_replica_is_applying(lab):
     """A row-format UPDATE of a table without primary key: one statement on the master, one full table scan
-    per row on a replica (seconds of apply, no position moving until it commits)."""
+    per row on a replica (no position moves until it commits). So that its apply lasts well beyond
+    stall_timeout whatever the machine's speed, a session on each replica holds a lock its first row
+    needs until the failover has been waiting for 6 s (the SQL thread waits inside the transaction)."""
     rows = NOKEY_ROWS
     wait_caught_up(lab, 'lab1', ['lab2', 'lab3'])
+    lockers = {}
+    for name in ('lab2', 'lab3'):
+        lockers[name] = lab.server(name).connect()
+        lockers[name].sql('START TRANSACTION')
+        lockers[name].sql('SELECT COUNT(*) FROM w.nokey WHERE n = 1 FOR UPDATE')
     with lab.server('lab1') as m:
         m.sql('UPDATE w.nokey SET v = v + 1')
     for i in range(10, 15):  # acknowledged behind the long transaction
         app_write(lab, 'lab1', i)
     final = gtid_binlog_pos(lab, 'lab1')
-    for name in ('lab2', 'lab3'):  # every replica received it all, and is still applying
+    for name in ('lab2', 'lab3'):  # every replica received it all, and is applying the UPDATE
         with lab.server(name) as s:
             deadline = time.time() + 30
             while replication.replica_status(s)['gtid_io_pos'] != final and time.time() < deadline:
                 time.sleep(0.02)
             assert replication.replica_status(s)['gtid_io_pos'] == final
-            assert s.value('SELECT @@GLOBAL.gtid_slave_pos') != final, 'applied too fast for the test'
+            assert s.value('SELECT @@GLOBAL.gtid_slave_pos') != final
     os.kill(process(lab, 'lab1').pid(), signal.SIGKILL)
+    released = []
+
+    def release_once_the_failover_waits():
+        with lab.server('lab2') as s:  # the failover stops the IO threads, then waits for the SQL threads
+            deadline = time.time() + 120
+            while replication.replica_status(s)['io_running'] != 'No' and time.time() < deadline:
+                time.sleep(0.1)
+        time.sleep(6)
+        for locker in lockers.values():
+            locker.sql('ROLLBACK')
+            locker.close()
+        released.append(time.time())
+    releaser = threading.Thread(target=release_once_the_failover_waits, daemon=True)
+    releaser.start()
     started = time.time()
-    run = playbook(lab, 'failover')
+    run = playbook(lab, 'failover', write_inventory=after_kill(lab), promote_master_relay_log_timeout=120)
     elapsed = time.time() - started
+    releaser.join(130)
+    assert released, 'the failover never stopped the IO threads'
     assert run.rc == 0, run.output
     result = run.result(ROLE + 'Fail over to the elected replica (one module run)')
     new = result['new_master']
     other = 'lab3' if new == 'lab2' else 'lab2'
-    assert not result.get('lost_transactions'), result
-    assert any('relay log applied' in step['action'] for step in result['steps']), result['steps']
+    assert not result.get('lost_transactions') and not result.get('relay_log_notes'), result
+    applied = [step['ms'] for step in result['steps'] if 'relay log applied' in step['action']]
+    assert len(applied) == 2, result['steps']
     wait_caught_up(lab, new, [other])
     for name in (new, other):
         with lab.server(name) as s:
@@ -284,6 +313,41 @@ def test_failover_after_kill_9_waits_for_the_long_transaction_every_replica_is_a
             assert s.value('SELECT @@GLOBAL.gtid_current_pos') == final, name
     states = read_only(lab)
     assert states == {'lab1': None, new: 0, other: 1}, states
-    applied = [step['ms'] for step in result['steps'] if 'relay log applied' in step['action']]
-    print('failover after kill -9 with replicas applying: %.1f s; relay logs applied %s ms after the module started'
-          % (elapsed, applied))
+    print('failover after kill -9 with replicas applying: %.1f s; relay logs applied %s ms after the module started, '
+          '%.1f s after the locks were released' % (elapsed, applied, time.time() - released[0]))
+
+
+# -- a hung master that its replicas lost too ------------------------------------------------------------
+def test_failover_proceeds_within_its_bound_when_the_replicas_lost_the_hung_master_too(lab):
+    """Last: the master from the kill -9 failover hangs (SIGSTOP); its replica's IO thread times out on it
+    (slave_net_timeout 3 s): the failover proceeds without force and promotes the replica."""
+    inventory = after_kill(lab)
+    assert os.path.exists(inventory), 'needs the kill -9 failover before it'
+    master = yaml.safe_load(open(inventory))['all']['children']['mysql']['children']['mysql_master']['hosts']
+    old = list(master)[0]
+    new = 'lab3' if old == 'lab2' else 'lab2'
+    with lab.server(new) as s:
+        s.sql('SET GLOBAL slave_net_timeout = 3')
+        s.run('stop_replica', thread='io')
+        s.run('start_replica', thread='io')
+    pid = process(lab, old).pid()
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with lab.server(new) as s:  # the replica notices within slave_net_timeout
+            deadline = time.time() + 30
+            while replication.replica_status(s)['io_running'] == 'Yes' and time.time() < deadline:
+                time.sleep(0.2)
+        started = time.time()
+        run = playbook(lab, 'failover', inventory=inventory)
+        elapsed = time.time() - started
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGCONT)
+    print('failover from a SIGSTOPped master its replica lost: %.1f s' % elapsed)
+    assert run.rc == 0, run.output
+    result = run.result(ROLE + 'Fail over to the elected replica (one module run)')
+    assert result['new_master'] == new and 'was unreachable (NOT fenced' in result['msg'], result
+    assert any(c['check'] == 'master_lost' and c['ok'] for c in result['checks']), result['checks']
+    assert elapsed < 60, elapsed
+    assert read_only(lab)[new] == 0
+    app_write(lab, new, 20)
