@@ -144,8 +144,8 @@ def apply_relay_logs(nodes, journal, timeout, stall_timeout, force=()):
     (at the timeout, or when stalled) fails the check ``relay_log``: PromotionError, unless forced; the
     notes then say exactly which transactions that replica did not apply.
     """
-    for node in nodes:
-        replication.stop_replication(node.server, thread='io')
+    for node in nodes:  # also an IO thread that is reconnecting: nothing more may arrive from the old master
+        node.server.run('stop_replica', thread='io')
         replication.start_replication(node.server, thread='sql')
     notes = {}
     pending = dict((n.name, (n, None, time.time())) for n in nodes)
