@@ -37,7 +37,7 @@ options:
     default: ~/.my.cnf
   connect_timeout:
     description:
-      - Seconds to wait for the connection to be established, and again for the handshake and login: a
+      - Seconds to wait for the connection to be established, and again for the handshake and login. A
         server that accepts connections but does not answer (hung, stopped) fails within twice this.
     type: int
     default: 10

@@ -81,7 +81,7 @@ options:
     description:
       - Seconds the candidate (and, without GTID, each replica) may take to execute the master's last transaction.
       - The critical section (the old master read-only until the candidate is writable) ends within
-        O(lock_wait_timeout) + O(wait_timeout) + 1 seconds even when the old master or the candidate hangs: every
+        O(lock_wait_timeout) + O(wait_timeout) + 1 seconds even when the old master or the candidate hangs. Every
         statement on them runs with a read/write timeout of the time left, and the candidate turns writable only
         if it runs that statement before the deadline (its own clock). Past it the switchover is undone within 5 s.
     type: float
