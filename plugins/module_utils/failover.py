@@ -130,10 +130,8 @@ def relay_log_progress(before, now):
         return 'applied'
     if before is None or IDLE_SQL_STATE not in now['sql_state'].lower():
         return 'progress'
-    if (now['executed'], now['position'], now['rows'], now['trx']) != (before['executed'], before['position'],
-                                                                        before['rows'], before['trx']):
-        return 'progress'
-    return 'stalled'
+    moved = [key for key in ('executed', 'position', 'rows', 'trx') if now[key] != before[key]]
+    return 'progress' if moved else 'stalled'
 
 
 def apply_relay_logs(nodes, journal, timeout, stall_timeout, force=()):
@@ -171,9 +169,9 @@ def apply_relay_logs(nodes, journal, timeout, stall_timeout, force=()):
                 if now['missing']:
                     left[name] = now
                     continue
+                end = (status['master_log_file'], status['read_master_log_pos'])
                 notes[name] = ('stopped at %s:%s short of %s:%s (an incomplete transaction in its relay log, which can '
-                               'never complete)' % (now['position'] + (status['master_log_file'],
-                                                                        status['read_master_log_pos'])))
+                               'never complete)' % (now['position'] + end))
                 journal.step(name, notes[name])
             else:
                 pending[name] = (node, now, since)
