@@ -21,7 +21,7 @@ import time
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, can_replicate_from, reasons_text
-from ansible_collections.replicant.mysql.plugins.module_utils.lease import Lease, resumed_result, take
+from ansible_collections.replicant.mysql.plugins.module_utils.lease import Lease, end, resumed_result, take
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
     Journal, PromotionError, connect_all, describe, fail_safe_state, kill_clients, point_at, read_all,
@@ -188,7 +188,7 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
         raise PromotionError('failover failed: %s; %s' % (exc, state), result)
     finally:
         # A run that changed something and did not finish leaves its record for the next one to resume from.
-        lease.release(keep=result['changed'] and 'msg' not in result)
+        end(lease, result)
         for node in nodes:
             node.close()
 
@@ -254,7 +254,8 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
     result['forced_checks'] = journal.forced()
     refusals = journal.refusals()
     if refusals or chosen is None:
-        raise PromotionError('failover refused, nothing was changed: %s' % describe(refusals), result)
+        raise PromotionError('failover refused, nothing was changed: %s%s' % (
+            describe(refusals), lease.last_procedure(refusals)), result)
     others = [n for n in usable if n is not chosen]
     left = [n.name for n in nodes if n is not old and n not in usable]
     donors = [n for n in others if sets[n.name].difference(sets[chosen.name])]

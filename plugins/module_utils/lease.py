@@ -48,12 +48,17 @@ SETUP = ('SET SESSION sql_log_bin = 0',
          'owner VARCHAR(255) NOT NULL, procedure_name VARCHAR(32) NOT NULL, started DOUBLE NOT NULL, '
          'expires DOUBLE NOT NULL, updated DOUBLE NOT NULL, phase VARCHAR(32) NOT NULL, progress TEXT NOT NULL) '
          'ENGINE=InnoDB')
+DELETE = 'DELETE FROM replicant.lease WHERE name = %s'
+COLUMNS = ('name', 'owner', 'procedure_name', 'started', 'expires', 'updated', 'phase', 'progress')
 WRITE = ('REPLACE INTO replicant.lease (name, owner, procedure_name, started, expires, updated, phase, progress) '
          'VALUES (%s, %s, %s, %s, %s, %s, %s, %s)')
 READ = ('SELECT name, owner, procedure_name, started, expires, updated, phase, progress FROM replicant.lease '
         'WHERE name = %s')
-DELETE = 'DELETE FROM replicant.lease WHERE name = %s'
 NO_TABLE = ('(1146)', '(1049)')  # no such table / database: no record was ever written there
+# The phase of a procedure that ended as it should (kept to name it should a procedure started before it refuse).
+DONE = 'done'
+# Refusals that say the servers are not as the inventory says.
+TOPOLOGY_CHECKS = ('replica_of_master', 'replication_running', 'split_brain')
 # Phases past which the new master may be writable (a rerun must look at it before undoing anything).
 PROMOTING = ('demoting', 'promoting', 'promoted')
 
@@ -96,8 +101,10 @@ class Lease:
         self.name = lock_name(self.installation)
         self.owner = owner_of_this_run()
         self.sessions = {}   # node name -> Server (its own connection, holding GET_LOCK once acquired)
+        self.recording = set()   # the servers the record can be written on (its session runs with sql_log_bin 0)
         self.held = []
         self.pending = False   # an interrupted procedure's record, not resumed yet
+        self.previous = None   # the record of the last procedure that ended (put back when this one changes nothing)
         self.started = None
         self.phase = None
         self.progress = {}
@@ -109,10 +116,16 @@ class Lease:
             server.connect_timeout = node.server.connect_timeout
             server.read_timeout = node.server.read_timeout or READ_TIMEOUT
             server.connect()
-            for statement in SETUP if setup else ():
-                server.sql(statement)
+            if setup:
+                try:
+                    for statement in SETUP:
+                        server.sql(statement)
+                    self.recording.add(node.name)
+                except ServerError:
+                    pass  # no record there (e.g. super_read_only on MySQL); the lock is held all the same
             self.sessions[node.name] = server
-        outcome = run_parallel(open_session, [n for n in self.nodes if n.server is not None])
+        # the servers the procedure found unreachable are not waited for twice
+        outcome = run_parallel(open_session, [n for n in self.nodes if n.server is not None and not n.error])
         if not self.sessions:
             raise PromotionError('%s refused, nothing was changed: no server of installation %s could be reached to '
                                  'take its lease: %s' % (self.procedure, self.installation, '; '.join(
@@ -150,10 +163,21 @@ class Lease:
                 found[name] = row
         return found
 
-    def latest(self):
-        """The newest lease record of the installation on the servers reached, or None."""
-        found = list(self.records().values())
+    def latest(self, done=False):
+        """The newest lease record of the installation on the servers reached (``done``: of a finished procedure,
+        else of one that did not finish), or None."""
+        found = [r for r in self.records().values() if (r['phase'] == DONE) == done]
         return max(found, key=lambda r: r['updated']) if found else None
+
+    def last_procedure(self, refusals):
+        """When the prechecks refused because the servers are not as the inventory says: a sentence naming the last
+        procedure that changed the installation (e.g. one started at the same time as this one), else ''."""
+        record = self.previous
+        if not record or not any(c['check'] in TOPOLOGY_CHECKS for c in refusals):
+            return ''
+        return ' (the last procedure on installation %s: %s, ended %s%s; update the inventory)' % (
+            self.installation, describe_holder(record).split(' (phase')[0], _when(record['updated']),
+            ' with %s the master' % record['progress']['master'] if record['progress'].get('master') else '')
 
     def record(self, phase, skip=(), **progress):
         """Write the phase reached (and ``progress``) on every server holding the lease, except ``skip``.
@@ -169,7 +193,7 @@ class Lease:
                 json.dumps(self.progress, sort_keys=True))
         written = []
         for name in self.held:
-            if name in skip:
+            if name in skip or name not in self.recording:
                 continue
             try:
                 self.sessions[name].sql(WRITE, args)
@@ -181,16 +205,14 @@ class Lease:
     # -- taking and giving back --------------------------------------------------------------------
     def peek(self):
         """Check mode: refuse (PromotionError) when another procedure holds the lease; else return the record
-        of an interrupted procedure (or None). Nothing is written."""
-        try:
-            self._connect(setup=False)
-            busy = [name for name, server in sorted(self.sessions.items())
-                    if server.value('SELECT IS_FREE_LOCK(%s)', (self.name,)) != 1]
-            if busy:
-                raise PromotionError(self._refusal(busy))
-            return self.latest()
-        finally:
-            self.close()
+        of an interrupted procedure (or None). Nothing is written; ``release()`` closes the sessions."""
+        self._connect(setup=False)
+        busy = [name for name, server in sorted(self.sessions.items())
+                if server.value('SELECT IS_FREE_LOCK(%s)', (self.name,)) != 1]
+        if busy:
+            raise PromotionError(self._refusal(busy))
+        self.previous = self.latest(done=True)
+        return self.latest()
 
     def acquire(self):
         """Take the lease (GET_LOCK on every reachable server); return the interrupted procedure's record or None.
@@ -220,6 +242,7 @@ class Lease:
                 self.release(keep=True)
                 raise PromotionError(message)
         interrupted = self.latest()
+        self.previous = self.latest(done=True)
         self.started = time.time()
         self.pending = bool(interrupted)
         if interrupted:
@@ -265,16 +288,28 @@ class Lease:
             'is taken on %s). Wait until it ends and run this again; a controller that died lets go at once, a hung '
             'one when its lease expires' % (self.procedure, self.installation, holder, self.name, ', '.join(busy)))
 
-    def release(self, keep=False):
-        """Give the lease back: delete the record (unless ``keep``, or an interrupted procedure's record was not
-        resumed: the next procedure resumes from it), free the lock."""
-        keep = keep or self.pending
+    def release(self, keep=False, changed=True, master=None):
+        """Give the lease back and free the lock. The record: left as it is with ``keep`` (or when an interrupted
+        procedure's record was not resumed): the next procedure resumes from it; else marked done when the procedure
+        ``changed`` the installation (``progress['master']``: the master it left); else the previous one is put back."""
+        if self.held and not (keep or self.pending):
+            self.ttl = 0
+            if changed:
+                self.record(DONE, master=master)
+            else:
+                previous = self.previous
+                for name in self.held:
+                    try:
+                        if previous:
+                            self.sessions[name].sql(WRITE, tuple(previous[k] for k in COLUMNS[:-1]) + (
+                                json.dumps(previous['progress'], sort_keys=True),))
+                        else:
+                            self.sessions[name].sql(DELETE, (self.name,))
+                    except ServerError:
+                        pass
         for name in list(self.held):
-            server = self.sessions[name]
             try:
-                if not keep:
-                    server.sql(DELETE, (self.name,))
-                server.sql('DO RELEASE_LOCK(%s)', (self.name,))
+                self.sessions[name].sql('DO RELEASE_LOCK(%s)', (self.name,))
             except ServerError:
                 pass
         self.close()
@@ -435,3 +470,11 @@ def resumed_result(result, outcome, nodes, check_mode):
         'check mode: would ' if check_mode else '', outcome['done'][0], master,
         '' if check_mode else ', %s replicate from it' % (', '.join(result['topology']['replicas']) or 'no servers'))
     return result
+
+
+def end(lease, result):
+    """Give the lease back as the procedure's ``result`` says: done (a ``msg``: the record names the master it left),
+    nothing changed, or stopped half way (the record stays for the next procedure to resume from)."""
+    done = 'msg' in result
+    lease.release(keep=result['changed'] and not done, changed=result['changed'],
+                  master=(result.get('topology') or {}).get('master') if done else None)

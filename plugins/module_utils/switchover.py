@@ -37,7 +37,7 @@ from ansible_collections.replicant.mysql.plugins.module_utils import dialect, re
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import (
     DEFAULTS as INSTANCE_DEFAULTS, can_replicate_from, reasons_text)
-from ansible_collections.replicant.mysql.plugins.module_utils.lease import Lease, other_writable, resumed_result, take
+from ansible_collections.replicant.mysql.plugins.module_utils.lease import Lease, end, other_writable, resumed_result, take
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
     Journal, PromotionError, advancement, connect_all, describe, fail_safe_state, kill_clients, point_at, read_all,
@@ -396,7 +396,8 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
         result['forced_checks'] = journal.forced()
         refusals = journal.refusals()
         if refusals or new is None:
-            raise PromotionError('switchover refused, nothing was changed: %s' % describe(refusals), result)
+            raise PromotionError('switchover refused, nothing was changed: %s%s' % (
+                describe(refusals), lease.last_procedure(refusals)), result)
         old = next(n for n in nodes if n.name == master)
         replicas = [n for n in nodes if n is not old and n is not new and not n.error]
         gtid = o['gtid'] if o['gtid'] is not None else all(n.facts['gtid_enabled'] for n in [old, new] + replicas)
@@ -438,7 +439,7 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
         return result
     finally:
         # A run that changed something and did not finish leaves its record for the next one to resume from.
-        lease.release(keep=result['changed'] and 'msg' not in result)
+        end(lease, result)
         for node in nodes:
             node.close()
 
