@@ -30,7 +30,9 @@ import os
 import socket
 import time
 
-from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
+import signal
+
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect, lock_holder, replication
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
     PromotionError, point_at, read_all, replicates_from, run_parallel, running_ok, verify_replicating, writable_servers)
 from ansible_collections.replicant.mysql.plugins.module_utils.router import RouterError
@@ -57,6 +59,8 @@ READ = ('SELECT name, owner, procedure_name, started, expires, updated, phase, p
 NO_TABLE = ('(1146)', '(1049)')  # no such table / database: no record was ever written there
 # The phase of a procedure that ended as it should (kept to name it should a procedure started before it refuse).
 DONE = 'done'
+# What a record keeps of the play that holds the lease (not progress of the procedure).
+BINDING = ('play', 'connections', 'previous')
 # Refusals that say the servers are not as the inventory says.
 TOPOLOGY_CHECKS = ('replica_of_master', 'replication_running', 'split_brain')
 # Phases past which the new master may be writable (a rerun must look at it before undoing anything).
@@ -69,10 +73,9 @@ def lock_name(installation):
     return name if len(name) <= 64 else 'replicant.%s' % hashlib.sha256(name.encode('utf-8')).hexdigest()[:40]
 
 
-def owner_of_this_run():
+def owner_of_this_run(play=None):
     """Who holds the lease: the controller's host name, this process and the play it runs under."""
-    from ansible_collections.replicant.mysql.plugins.module_utils.lock_holder import find_play
-    play = find_play()
+    play = play or lock_holder.find_play()
     return '%s pid %d%s' % (socket.gethostname(), os.getpid(), ' (ansible-playbook pid %d)' % play[0] if play else '')
 
 
@@ -105,6 +108,8 @@ class Lease:
         self.held = []
         self.pending = False   # an interrupted procedure's record, not resumed yet
         self.previous = None   # the record of the last procedure that ended (put back when this one changes nothing)
+        self.binding = {}      # play (pid, start), connections of its holder, previous: kept in every record
+        self.adopted = False   # the locks are held by the play's holder process, not by this Lease
         self.started = None
         self.phase = None
         self.progress = {}
@@ -133,9 +138,10 @@ class Lease:
         return outcome
 
     def connection_ids(self, name):
-        """The lease's connection ids on server ``name`` (for kill_clients to spare)."""
+        """The lease's connection ids on server ``name``, the play's holder's too (for kill_clients to spare)."""
         server = self.sessions.get(name)
-        return {server.connection_id} if server is not None else set()
+        held = (self.binding.get('connections') or {}).get(name)
+        return ({server.connection_id} if server is not None else set()) | ({int(held)} if held else set())
 
     def close(self):
         for server in self.sessions.values():
@@ -190,7 +196,7 @@ class Lease:
         self.progress.setdefault('procedure', self.procedure)
         now = time.time()
         args = (self.name, self.owner[:255], self.procedure, self.started or now, now + self.ttl, now, phase,
-                json.dumps(self.progress, sort_keys=True))
+                json.dumps(dict(self.progress, **self.binding), sort_keys=True))
         written = []
         for name in self.held:
             if name in skip or name not in self.recording:
@@ -214,7 +220,7 @@ class Lease:
         self.previous = self.latest(done=True)
         return self.latest()
 
-    def acquire(self):
+    def acquire(self, play=None):
         """Take the lease (GET_LOCK on every reachable server); return the interrupted procedure's record or None.
 
         Refuses (PromotionError, naming the holder) when another procedure holds it; a holder whose record has
@@ -244,16 +250,89 @@ class Lease:
         interrupted = self.latest()
         self.previous = self.latest(done=True)
         self.started = time.time()
+        if play:
+            previous = self.previous and dict(self.previous, progress=dict(
+                (k, v) for k, v in self.previous['progress'].items() if k != 'previous'))
+            self.binding = dict(play=list(play), previous=previous, connections=dict(
+                (name, self.sessions[name].connection_id) for name in self.held))
         self.pending = bool(interrupted)
         if interrupted:
             # kept, under this owner, until it is resumed (should this run die too, the next one finds it)
-            self.progress = dict(interrupted['progress'], procedure=procedure_of(interrupted))
+            self.progress = dict((k, v) for k, v in interrupted['progress'].items() if k not in BINDING)
+            self.progress['procedure'] = procedure_of(interrupted)
             self.record(interrupted['phase'])
         else:
             self.record('started')
         if self.journal:
             self.journal.step('*', 'lease %s taken on %s' % (self.name, ', '.join(self.held)))
         return interrupted
+
+    def for_play(self, play):
+        """Hold the lease for the whole play ``play`` ((pid, start) of ansible-playbook): adopt the lease of its holder
+        process, or start one (it lets go when the play ends, within a tenth of a second). Returns the record of an
+        interrupted procedure, or None; refuses (PromotionError, naming the holder) when another procedure holds it."""
+        self._connect(setup=True)
+        record = self.adopt(play)
+        if record is None:
+            report = lock_holder.spawn(lambda write_fd: self._hold(play, write_fd), 60, 'the lease holder')
+            if 'error' in report:
+                raise PromotionError(report['error'])
+            record = self.adopt(play)
+            if record is None:
+                raise PromotionError('%s refused, nothing was changed: the lease holder (pid %s) of installation %s '
+                                     'holds no lock any more' % (self.procedure, report.get('pid'), self.installation))
+        if self.journal:
+            self.journal.step('*', 'lease %s held for the play by %s on %s' % (self.name, record['owner'],
+                                                                               ', '.join(self.held)))
+        interrupted = record if record['phase'] not in ('started', DONE) else None
+        self.pending = bool(interrupted)
+        return interrupted
+
+    def adopt(self, play):
+        """Take over the lease record of ``play``'s holder when its locks are still held; returns the record or None."""
+        found = list(self.records().values())
+        record = max(found, key=lambda r: r['updated']) if found else None
+        if not record or record['progress'].get('play') != list(play):
+            return None
+        connections = record['progress'].get('connections') or {}
+        held = [name for name, server in sorted(self.sessions.items()) if connections.get(name) and
+                server.value('SELECT IS_USED_LOCK(%s)', (self.name,)) == connections[name]]
+        if not held:
+            return None
+        progress = dict(record['progress'])
+        self.binding = dict((k, progress.pop(k, None)) for k in BINDING)
+        self.held, self.adopted, self.owner, self.started = held, True, record['owner'], record['started']
+        self.previous, self.progress, self.phase = self.binding['previous'], progress, record['phase']
+        return record
+
+    def _hold(self, play, write_fd):  # pragma: no cover - runs in the detached holder
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        lock_holder.set_name(b'replicant-lease')
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        holder = Lease(self.nodes, self.procedure, ttl=self.ttl)
+        holder.owner = owner_of_this_run(play)
+        try:
+            holder.acquire(play)
+        except (PromotionError, ServerError) as exc:
+            os.write(write_fd, json.dumps({'error': str(exc)}).encode('utf-8'))
+            holder.close()
+            return
+        os.write(write_fd, json.dumps({'pid': os.getpid()}).encode('utf-8'))
+        os.close(write_fd)
+        while not stop and lock_holder.play_alive(play):
+            time.sleep(0.1)
+        try:
+            record = holder.latest(done=False)
+        except ServerError:
+            record = None
+        # a play that changed nothing leaves the record as it found it; else the procedures' record stays
+        untouched = record is not None and record['phase'] == 'started' and record['progress'].get('play') == list(play)
+        holder.pending = False
+        holder.release(keep=not untouched, changed=False)
 
     def resumed(self):
         """The interrupted procedure is completed or undone: the record is this procedure's own from now on."""
@@ -292,6 +371,13 @@ class Lease:
         """Give the lease back and free the lock. The record: left as it is with ``keep`` (or when an interrupted
         procedure's record was not resumed): the next procedure resumes from it; else marked done when the procedure
         ``changed`` the installation (``progress['master']``: the master it left); else the previous one is put back."""
+        if self.adopted:
+            if not (keep or self.pending):
+                self.ttl = 0 if changed else LEASE_TTL
+                self.progress = {}
+                self.record(DONE, master=master) if changed else self.record('started')
+            self.close()
+            return
         if self.held and not (keep or self.pending):
             self.ttl = 0
             if changed:
@@ -446,7 +532,11 @@ def other_writable(nodes, exclude):
 def take(lease, nodes, journal, router, options, check_mode=False):
     """Take the lease (check mode: only look whether another procedure holds it) and resume what an interrupted
     procedure left behind. ``nodes`` are connected. Returns the resume outcome (see ``resume``), or None."""
-    interrupted = lease.peek() if check_mode else lease.acquire()
+    play = lock_holder.find_play()
+    if play:
+        interrupted = lease.for_play(play)
+    else:
+        interrupted = lease.peek() if check_mode else lease.acquire()
     if not interrupted:
         return None
     read_all(nodes)
