@@ -353,7 +353,7 @@ class Lease:
 
     def _refusal(self, busy):
         record = None
-        deadline = time.time() + 2  # the holder writes its record right after its locks
+        deadline = time.time() + 10  # the holder writes its record right after its locks (a loaded host: seconds)
         while record is None and time.time() < deadline:
             try:
                 record = self.latest()
