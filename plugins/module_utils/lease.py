@@ -209,14 +209,19 @@ class Lease:
         return written
 
     # -- taking and giving back --------------------------------------------------------------------
-    def peek(self):
-        """Check mode: refuse (PromotionError) when another procedure holds the lease; else return the record
-        of an interrupted procedure (or None). Nothing is written; ``release()`` closes the sessions."""
+    def peek(self, play=None):
+        """Check mode: refuse (PromotionError) when another procedure holds the lease (the holder of this ``play``
+        is no other procedure); else return the record of an interrupted procedure (or None). Nothing is written,
+        nothing is created; ``release()`` closes the sessions."""
         self._connect(setup=False)
         busy = [name for name, server in sorted(self.sessions.items())
                 if server.value('SELECT IS_FREE_LOCK(%s)', (self.name,)) != 1]
         if busy:
-            raise PromotionError(self._refusal(busy))
+            record = self._play_record(play)[0] if play else None
+            if record is None:
+                raise PromotionError(self._refusal(busy))
+            self.previous = record['progress'].get('previous')
+            return record if record['phase'] not in ('started', DONE) else None
         self.previous = self.latest(done=True)
         return self.latest()
 
@@ -288,16 +293,21 @@ class Lease:
         self.pending = bool(interrupted)
         return interrupted
 
-    def adopt(self, play):
-        """Take over the lease record of ``play``'s holder when its locks are still held; returns the record or None."""
+    def _play_record(self, play):
+        """The record of ``play``'s holder and the servers where its locks are still held, or (None, [])."""
         found = list(self.records().values())
         record = max(found, key=lambda r: r['updated']) if found else None
         if not record or record['progress'].get('play') != list(play):
-            return None
+            return None, []
         connections = record['progress'].get('connections') or {}
         held = [name for name, server in sorted(self.sessions.items()) if connections.get(name) and
                 server.value('SELECT IS_USED_LOCK(%s)', (self.name,)) == connections[name]]
-        if not held:
+        return (record, held) if held else (None, [])
+
+    def adopt(self, play):
+        """Take over the lease record of ``play``'s holder when its locks are still held; returns the record or None."""
+        record, held = self._play_record(play)
+        if record is None:
             return None
         progress = dict(record['progress'])
         self.binding = dict((k, progress.pop(k, None)) for k in BINDING)
@@ -533,10 +543,10 @@ def take(lease, nodes, journal, router, options, check_mode=False):
     """Take the lease (check mode: only look whether another procedure holds it) and resume what an interrupted
     procedure left behind. ``nodes`` are connected. Returns the resume outcome (see ``resume``), or None."""
     play = lock_holder.find_play()
-    if play:
-        interrupted = lease.for_play(play)
+    if check_mode:
+        interrupted = lease.peek(play)
     else:
-        interrupted = lease.peek() if check_mode else lease.acquire()
+        interrupted = lease.for_play(play) if play else lease.acquire()
     if not interrupted:
         return None
     read_all(nodes)
