@@ -171,8 +171,8 @@ class Lease:
 
     def latest(self, done=False):
         """The newest lease record of the installation on the servers reached (``done``: of a finished procedure,
-        else of one that did not finish), or None."""
-        found = [r for r in self.records().values() if (r['phase'] == DONE) == done]
+        else of one that did not finish; None: either), or None."""
+        found = [r for r in self.records().values() if done is None or (r['phase'] == DONE) == done]
         return max(found, key=lambda r: r['updated']) if found else None
 
     def last_procedure(self, refusals):
@@ -295,8 +295,7 @@ class Lease:
 
     def _play_record(self, play):
         """The record of ``play``'s holder and the servers where its locks are still held, or (None, [])."""
-        found = list(self.records().values())
-        record = max(found, key=lambda r: r['updated']) if found else None
+        record = self.latest(done=None)
         if not record or record['progress'].get('play') != list(play):
             return None, []
         connections = record['progress'].get('connections') or {}
@@ -366,7 +365,7 @@ class Lease:
         deadline = time.time() + 10  # the holder writes its record right after its locks (a loaded host: seconds)
         while record is None and time.time() < deadline:
             try:
-                record = self.latest()
+                record = self.latest(done=None)  # a play's holder keeps the lease past its procedure's end
             except ServerError:
                 break
             if record is None:
