@@ -437,10 +437,10 @@ STATEMENTS = [Statement(*row) for row in [
     ('checksum_tables', MARIADB, _ANY, 'CHECKSUM TABLE {tables}'),
     ('user_tables', MYSQL, _ANY, "SELECT table_schema AS db, table_name AS name FROM information_schema.tables WHERE "
                                  "table_type = 'BASE TABLE' AND table_schema NOT IN "
-                                 "('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2"),
+                                 "('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant') ORDER BY 1, 2"),
     ('user_tables', MARIADB, _ANY, "SELECT table_schema AS db, table_name AS name FROM information_schema.tables WHERE "
                                    "table_type = 'BASE TABLE' AND table_schema NOT IN "
-                                   "('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2"),
+                                   "('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant') ORDER BY 1, 2"),
     # promote_master: a candidate master writes replicated transactions to its own binary log
     ('binlog_settings', MYSQL, _ANY, 'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates'),
     ('binlog_settings', MYSQL, (8, 0, 26),

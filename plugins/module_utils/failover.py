@@ -33,6 +33,7 @@ import time
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, can_replicate_from, reasons_text
+from ansible_collections.replicant.mysql.plugins.module_utils.lease import Lease, end, resumed_result, take
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
     Journal, PromotionError, connect_all, describe, fail_safe_state, kill_clients, point_at, read_all,
@@ -258,8 +259,9 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
     router = make_router(o['router'], journal, 'failover')
     result = dict(changed=False, old_master=master, new_master=None, checks=journal.checks, steps=journal.steps,
                   routing=router.calls, promoted=False)
+    lease = Lease(nodes, 'failover', journal)
     try:
-        return _failover(nodes, old, candidate, check_mode, o, force, journal, result, router)
+        return _failover(nodes, old, candidate, check_mode, o, force, journal, result, router, lease)
     except PromotionError as exc:
         exc.result = dict(result, **exc.result)
         raise
@@ -277,6 +279,8 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
             state = 'nothing was changed'
         raise PromotionError('failover failed: %s; %s' % (exc, state), result)
     finally:
+        # A run that changed something and did not finish leaves its record for the next one to resume from.
+        end(lease, result)
         for node in nodes:
             node.close()
 
@@ -298,9 +302,12 @@ def _fail_safe(router, old, chosen, nodes, result, failures, exc):
     return broken
 
 
-def _failover(nodes, old, candidate, check_mode, o, force, journal, result, router):
+def _failover(nodes, old, candidate, check_mode, o, force, journal, result, router, lease):
     master = old.name
     connect_all(nodes, journal)
+    resumed = take(lease, nodes, journal, router, o, check_mode)
+    if resumed and (resumed['master'] != master or resumed.get('writable')):
+        return resumed_result(result, resumed, nodes, check_mode)
     if old.error:
         journal.check('split_brain', master, True, 'unreachable (%s)' % old.error, force)
     else:
@@ -341,20 +348,22 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
     result['forced_checks'] = journal.forced()
     refusals = journal.refusals()
     if refusals or chosen is None:
-        raise PromotionError('failover refused, nothing was changed: %s' % describe(refusals), result)
+        raise PromotionError('failover refused, nothing was changed: %s%s' % (
+            describe(refusals), lease.last_procedure(refusals)), result)
     others = [n for n in usable if n is not chosen]
     left = [n.name for n in nodes if n is not old and n not in usable]
     donors = [n for n in others if sets[n.name].difference(sets[chosen.name])]
-    result.update(plan=_plan(old, chosen, usable, donors), topology=dict(
+    result.update(plan=(resumed or {}).get('done', []) + _plan(old, chosen, usable, donors), topology=dict(
         master=chosen.name, replicas=[n.name for n in others], left_out=[master] + left,
         unreachable=[n.name for n in nodes if n.error]))
     if check_mode:
         result.update(changed=True, msg='check mode: would promote %s in place of %s' % (chosen.name, master))
         return result
     result['changed'] = True
+    lease.record('fencing', old_master=master)
     if not old.error:
         replication.set_read_only(old.server, True)
-        killed = kill_clients(old.server, {old.server.connection_id})
+        killed = kill_clients(old.server, {old.server.connection_id} | lease.connection_ids(master))
         journal.step(master, 'fenced: read_only on, %d client connection(s) killed' % len(killed))
     received = dict((n.name, predicted_set(n)) for n in usable)
     result['relay_log_notes'] = apply_relay_logs(usable, journal, o['relay_log_timeout'], o['stall_timeout'], force)
@@ -371,9 +380,11 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
         result['topology']['master'] = chosen.name
         result['topology']['replicas'] = [n.name for n in others]
     journal.step(chosen.name, 'elected (%s)' % sets[chosen.name])
+    lease.record('promoting', new_master=chosen.name)
     catch_up(chosen, others, sets, journal, o['catch_up_timeout'])
     promote(chosen, journal)
     result['promoted'] = True
+    lease.record('promoted', gtid=str(chosen.facts['gtid']))
     result['promoted_ms'] = journal.ms()
     problems = {}
     if router.enabled:

@@ -215,7 +215,7 @@ def find_play(pid=None):
     return found
 
 
-def _play_alive(play):
+def play_alive(play):
     return bool(play) and _alive(play[0]) and process_start(play[0]) == play[1]
 
 
@@ -288,6 +288,18 @@ def hold(make_server, state_file, timeout, lock_wait_timeout=10, ready_timeout=6
     check_private_dir(os.path.dirname(os.path.abspath(state_file)))
     if lease is None:
         lease = min(DEFAULT_LEASE, timeout) if play else timeout
+    # the holder reports within its connect timeout plus lock_wait_timeout; wait that long and a margin
+    report = spawn(lambda write_fd: _holder(make_server, state_file, timeout, lease, play, server_key,
+                                            lock_wait_timeout, write_fd, pause_replication),
+                   max(ready_timeout, lock_wait_timeout + 40))
+    if 'error' in report:
+        raise LockError(report['error'])
+    return report
+
+
+def spawn(body, wait, what='the lock holder'):
+    """Run ``body(write_fd)`` in a detached process (a session of its own, reparented to init, nothing inherited
+    left open but ``write_fd``); return the JSON object it writes to ``write_fd`` (then closes) within ``wait`` s."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the detached holder
@@ -299,23 +311,19 @@ def hold(make_server, state_file, timeout, lock_wait_timeout=10, ready_timeout=6
         if os.fork() != 0:
             os._exit(0)
         try:
-            _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait_timeout, write_fd,
-                    pause_replication)
+            body(write_fd)
         finally:
             os._exit(0)
     os.close(write_fd)
     os.waitpid(pid, 0)
     chunks = []
-    # the holder reports within its connect timeout plus lock_wait_timeout; wait that long and a margin
-    wait = max(ready_timeout, lock_wait_timeout + 40)
     deadline = time.time() + wait
     try:
         while True:
             left = deadline - time.time()
             if left <= 0 or not select.select([read_fd], [], [], left)[0]:
-                raise LockError('the lock holder did not report within %ds; if it takes the lock later, it '
-                                'releases it by itself (lease or timeout), or with state=unlocked'
-                                % wait)
+                raise LockError('%s did not report within %ds; if it takes the lock later, it releases it by itself '
+                                '(lease or timeout), or with state=unlocked' % (what, wait))
             chunk = os.read(read_fd, 65536)
             if not chunk:
                 break
@@ -323,15 +331,12 @@ def hold(make_server, state_file, timeout, lock_wait_timeout=10, ready_timeout=6
     finally:
         os.close(read_fd)
     try:
-        report = json.loads(b''.join(chunks).decode('utf-8'))
+        return json.loads(b''.join(chunks).decode('utf-8'))
     except ValueError:
-        raise LockError('the lock holder ended without reporting (see the server error log)')
-    if 'error' in report:
-        raise LockError(report['error'])
-    return report
+        raise LockError('%s ended without reporting (see the server error log)' % what)
 
 
-def _set_name(name):  # pragma: no cover - runs in the holder
+def set_name(name):  # pragma: no cover - runs in the holder
     try:
         ctypes.CDLL(None).prctl(15, ctypes.c_char_p(name), 0, 0, 0)  # PR_SET_NAME
     except Exception:
@@ -343,7 +348,7 @@ def _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
-    _set_name(HOLDER_NAME)
+    set_name(HOLDER_NAME)
     stop, renewals = [], []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))
@@ -378,7 +383,7 @@ def _holder(make_server, state_file, timeout, lease, play, server_key, lock_wait
         last_ping = now
         while not stop:
             now = time.time()
-            alive = _play_alive(play)
+            alive = play_alive(play)
             if renewals or (alive and now - state['renewed_at'] >= 1):
                 del renewals[:]
                 state['renewed_at'] = now

@@ -161,7 +161,7 @@ def change_master_plan(status, options):
 
 
 USER_SCHEMAS = ("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name NOT IN "
-                "('mysql', 'information_schema', 'performance_schema', 'sys')")
+                "('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant')")
 
 
 def replica_conflicts(server, master_gtid, master_host=None, master_port=None):

@@ -37,6 +37,7 @@ from ansible_collections.replicant.mysql.plugins.module_utils import dialect, re
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import (
     DEFAULTS as INSTANCE_DEFAULTS, can_replicate_from, reasons_text)
+from ansible_collections.replicant.mysql.plugins.module_utils.lease import Lease, end, other_writable, resumed_result, take
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
     Journal, PromotionError, advancement, connect_all, describe, fail_safe_state, kill_clients, point_at, read_all,
@@ -219,9 +220,9 @@ def clock_offset(server):
 class _Switch:
     """One switchover run; keeps what is needed to undo or finish it."""
 
-    def __init__(self, nodes, old, new, journal, options, router):
+    def __init__(self, nodes, old, new, journal, options, router, lease):
         self.nodes, self.old, self.new, self.journal, self.o = nodes, old, new, journal, options
-        self.router = router
+        self.router, self.lease = router, lease
         self.others = [n for n in nodes if n is not old and n is not new]
         self.locked = False
         self.demoted = False
@@ -253,7 +254,9 @@ class _Switch:
     def critical(self):
         old, new, journal = self.old, self.new, self.journal
         server = old.server
-        spare = {server.connection_id}
+        spare = {server.connection_id} | self.lease.connection_ids(old.name)
+        self.lease.record('demoting', old_master=old.name, new_master=new.name,
+                          include_old_master=self.o['include_old_master'])
         started = time.time()
         deadline = started + critical_bound(self.o)
         try:
@@ -312,6 +315,8 @@ class _Switch:
         self.promoted = True
         self.outage_ms = round((time.time() - started) * 1000, 1)
         journal.step(new.name, 'writable: the new master')
+        # where a rerun finds it should this run die now (not on the old master: it is locked)
+        self.lease.record('promoted', skip=(old.name,), gtid=self.final['gtid_executed'])
 
     def unlock(self):
         try:
@@ -334,8 +339,11 @@ class _Switch:
             notes.append('%s is writable again' % old.name)
             journal.step(old.name, 'undo: writable again')
         except ServerError as error:
-            notes.append('%s could NOT be made writable again (%s): no server accepts writes now; '
-                         'check it and run the failover if it is gone' % (old.name, error))
+            writable = other_writable(self.nodes, [old.name])
+            notes.append('%s could NOT be made writable again (%s): %s' % (old.name, error, (
+                '%s accept writes (not this switchover\'s doing): do not run the failover; check the installation '
+                'with playbooks/topology.yml' % ', '.join(writable)) if writable else (
+                'no server accepts writes now; check it and run the failover if it is gone')))
         if self.demoted:
             try:
                 self.router.route('undo', old, new, self.others)
@@ -402,6 +410,7 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
     router = make_router(o['router'], journal, 'switchover')
     result = dict(changed=False, old_master=master, new_master=candidate, checks=journal.checks, steps=journal.steps,
                   routing=router.calls, promoted=False)
+    lease = Lease(nodes, 'switchover', journal)
     try:
         if candidate == master:
             differ = verify_current(nodes, master)
@@ -413,17 +422,21 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
                           topology=dict(master=master, replicas=[n for n in names if n != master], left_out=[]))
             return result
         connect_all(nodes, journal)
+        resumed = take(lease, nodes, journal, router, o, check_mode)
+        if resumed and resumed['master'] != master:
+            return resumed_result(result, resumed, nodes, check_mode)
         new = prechecks(nodes, master, candidate, journal, force, o['max_lag'], o['long_transaction'], router)
         result['new_master'] = new.name if new else None
         result['forced_checks'] = journal.forced()
         refusals = journal.refusals()
         if refusals or new is None:
-            raise PromotionError('switchover refused, nothing was changed: %s' % describe(refusals), result)
+            raise PromotionError('switchover refused, nothing was changed: %s%s' % (
+                describe(refusals), lease.last_procedure(refusals)), result)
         old = next(n for n in nodes if n.name == master)
         replicas = [n for n in nodes if n is not old and n is not new and not n.error]
         gtid = o['gtid'] if o['gtid'] is not None else all(n.facts['gtid_enabled'] for n in [old, new] + replicas)
         targets = replicas + ([old] if o['include_old_master'] else [])
-        result.update(gtid=gtid, plan=plan(old, new, targets, gtid, o, router),
+        result.update(gtid=gtid, plan=(resumed or {}).get('done', []) + plan(old, new, targets, gtid, o, router),
                       topology=dict(master=new.name, replicas=[n.name for n in targets],
                                     left_out=[] if o['include_old_master'] else [old.name],
                                     unreachable=[n.name for n in nodes if n.error]))
@@ -431,7 +444,7 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
             result.update(changed=True, msg='check mode: would switch the master from %s to %s' % (master, new.name))
             return result
         o['gtid'] = gtid
-        run = _Switch(nodes, old, new, journal, o, router)
+        run = _Switch(nodes, old, new, journal, o, router, lease)
         result['changed'] = True
         try:
             run.presync()
@@ -459,6 +472,8 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
             ', '.join(n.name for n in targets) or 'no servers')
         return result
     finally:
+        # A run that changed something and did not finish leaves its record for the next one to resume from.
+        end(lease, result)
         for node in nodes:
             node.close()
 

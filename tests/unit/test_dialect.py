@@ -150,7 +150,7 @@ CASES = [
      every(*['CHECKSUM TABLE `shop`.`orders`, `a``b`.`t`'] * 10)),
     ('user_tables', {}, every(*["SELECT table_schema AS db, table_name AS name FROM information_schema.tables WHERE "
                                 "table_type = 'BASE TABLE' AND table_schema NOT IN "
-                                "('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1, 2"] * 10)),
+                                "('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant') ORDER BY 1, 2"] * 10)),
     ('persist_global', dict(name='read_only', value='on'), every(
         *[UNAVAILABLE] + ['SET PERSIST read_only = ON'] * 5 + [UNAVAILABLE] * 4)),
     ('server_identity', {}, every(
