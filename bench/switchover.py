@@ -530,8 +530,9 @@ def report(results, failovers, opts, lost):
              'writing connections at %d commits/s in all. (d): the clients\' commit gap of the switch %.0f ms (worst '
              '%.0f ms) against the module\'s critical section %.1f ms: %.1fx (median over median); the longest gap '
              'anywhere around the switch %.0f ms (worst %.0f ms). Acknowledged inserts missing from a server at the '
-             'end: %s.\n' % (2 * opts.runs, opts.runs, opts.threads, opts.rate, gap, max(r['outage'] for r in d), critical,
-                              gap / critical, median([r['longest'] for r in d]), max(r['longest'] for r in d), lost))
+             'end: %s.\n' % (2 * opts.runs, opts.runs, opts.threads, opts.rate, gap, max(r['outage'] for r in d),
+                             critical, gap / critical, median([r['longest'] for r in d]), max(r['longest'] for r in d),
+                             lost))
     for kind, runs in sorted(failovers.items(), reverse=True):
         if not runs:
             continue
