@@ -18,7 +18,7 @@ options:
     description:
       - How the clients find the master (a proxy, a VIP, a DNS name), moved by the module itself at the right
         instants, each call bounded by O(router.timeout) and listed in RV(routing) with its milliseconds.
-      - "Phases: C(demote) once the old master is read-only and locked (switchover), C(promote) the instant the new
+      - "Phases: C(demote) the instant the old master is read-only, before it is locked (switchover), C(promote) the instant the new
         master is writable and before any replica is repointed, C(undo) when a switchover is undone (back to the old
         master), C(failed) after a failure past the point of no return (to the server that is writable)."
       - A failing C(demote) undoes the switchover; a failing C(promote) does not (the new master stays the master),

@@ -224,16 +224,22 @@ def change_master(server, options, channel='', start=True, check_mode=False, mas
 
 
 # -- waiting -----------------------------------------------------------------------------------
-def wait_for_pos(server, gtid=None, position=None, timeout=60, channel='', require_running=True, poll=0.2):
+def wait_for_pos(server, gtid=None, position=None, timeout=60, channel='', require_running=True, poll=0.2,
+                 quick=False):
     """Wait until the replica has executed up to ``gtid`` (a GTID set) or ``position`` (Position).
 
     Fails early when the SQL thread stops with an error; on timeout the error says how far behind
     the replica is. With ``require_running`` both threads must also be running at the end.
+    ``quick`` (for a wait inside a critical section, with ``require_running`` false): wait first and read
+    the replica's status only if the position is not reached at once (one round trip when the replica is
+    there within a second); returns None then.
     """
     if (gtid is None) == (position is None):
         raise ValueError('wait_for_pos needs exactly one of gtid and position')
     flavor = server.flavor
     deadline = time.time() + timeout
+    if quick and not require_running and _wait_statement(server, gtid, position, min(1, int(timeout)), channel):
+        return None
     while True:
         status = replica_status(server, channel)
         if status is None:
@@ -241,16 +247,8 @@ def wait_for_pos(server, gtid=None, position=None, timeout=60, channel='', requi
         if status['last_sql_errno']:
             raise ServerError('%s: the replication SQL thread stopped with error %s: %s'
                               % (server, status['last_sql_errno'], status['last_sql_error']))
-        remaining = deadline - time.time()
-        step = max(0, min(1, int(remaining)))
-        if gtid is not None:
-            statement = dialect.sql(flavor, 'gtid_wait', gtid=gtid, timeout=step)
-            key = 'gtid_wait'
-        else:
-            statement = dialect.sql(flavor, 'pos_wait', file=position.file, pos=position.pos,
-                                    timeout=step, channel=channel)
-            key = 'pos_wait'
-        reached = dialect.wait_succeeded(flavor, key, server.value(statement))
+        step = max(0, min(1, int(deadline - time.time())))
+        reached = _wait_statement(server, gtid, position, step, channel)
         if reached and (not require_running or _thread_running(replica_status(server, channel), None)):
             return fetch_slave_pos(server, channel)
         if time.time() >= deadline:
@@ -264,6 +262,17 @@ def wait_for_pos(server, gtid=None, position=None, timeout=60, channel='', requi
                     '; last IO error: %s' % st['last_io_error'] if st['last_io_error'] else ''))
         if not reached or step == 0:
             time.sleep(poll)
+
+
+def _wait_statement(server, gtid, position, timeout, channel):
+    """One MASTER_GTID_WAIT / MASTER_POS_WAIT (or the MySQL forms) of at most ``timeout`` seconds: reached?"""
+    flavor = server.flavor
+    if gtid is not None:
+        statement, key = dialect.sql(flavor, 'gtid_wait', gtid=gtid, timeout=timeout), 'gtid_wait'
+    else:
+        statement, key = dialect.sql(flavor, 'pos_wait', file=position.file, pos=position.pos, timeout=timeout,
+                                     channel=channel), 'pos_wait'
+    return dialect.wait_succeeded(flavor, key, server.value(statement))
 
 
 # -- locks and read-only -----------------------------------------------------------------------

@@ -4,8 +4,9 @@
 A promotion calls its router at four instants (the phases), each call bounded by the router's timeout
 and journaled with its milliseconds:
 
-- ``demote``: the old master is read-only and locked, before the wait for the candidate. Clients that
-  reconnect now reach no server instead of a read-only one.
+- ``demote``: the instant the old master is read-only (before its sessions are killed, it is locked and the
+  candidate waited for). Clients that reconnect now reach no server instead of a read-only one (which would
+  answer ERROR 1290 to a tight reconnect loop while it is being locked).
 - ``promote``: the instant the new master is writable, before any replica is repointed.
 - ``undo``: the switchover was undone (before the point of no return): route back to the old master.
 - ``failed``: something failed past the point of no return: route to the server that is writable

@@ -22,8 +22,9 @@ Then the old master is unlocked (it stays read-only) and every other replica and
 are pointed at the new master concurrently (with a short connect retry and a heartbeat), and each is
 verified to replicate.
 
-Routing (``router``, see router.py) is a step of the critical section: ``demote`` once the old master
-is locked, ``promote`` the instant the new master is writable (before any replica is repointed),
+Routing (``router``, see router.py) is a step of the critical section: ``demote`` the instant the old
+master is read-only (before its client sessions are killed and it is locked, so that reconnecting clients
+fail at the router instead of hammering it), ``promote`` the instant the new master is writable (before any replica is repointed),
 ``undo`` when the switchover is undone, ``failed`` when anything fails past the point of no return
 (clients are routed to the writable server, and the result says who is writable, who does not
 replicate and why).
@@ -234,21 +235,36 @@ class _Switch:
         self.routed_ms = None
         self.problems = {}   # past the point of no return: what failed (router, reset), by what
 
-    def wait_candidate(self, pos, timeout=None):
-        timeout = self.o['wait_timeout'] if timeout is None else timeout
-        if self.gtid:
-            replication.wait_for_pos(self.new.server, gtid=pos['gtid_executed'], timeout=timeout)
-        else:
-            replication.wait_for_pos(self.new.server, position=Position(pos['file'], pos['pos']), timeout=timeout)
+    def wait_candidate(self, pos, locked=False, timeout=None):
+        """Until the candidate has executed ``pos``; ``locked`` (under the lock): one round trip when it is there."""
+        where = dict(gtid=pos['gtid_executed']) if self.gtid else dict(position=Position(pos['file'], pos['pos']))
+        replication.wait_for_pos(self.new.server, timeout=self.o['wait_timeout'] if timeout is None else timeout,
+                                 require_running=not locked, quick=locked, **where)
 
-    def presync(self):
-        """Before the lock: let the candidate catch up with the master as it is now (shortens the wait under the lock)."""
-        try:
-            self.wait_candidate(replication.fetch_master_pos(self.old.server))
-        except ServerError as exc:
-            raise PromotionError('switchover refused, nothing was changed: %s: candidate_lag: could not catch up with '
-                                 '%s before the lock: %s' % (self.new.name, self.old.name, exc))
-        self.journal.step(self.new.name, 'caught up with %s before the lock' % self.old.name)
+    def presync(self, rounds=4, short=0.02):
+        """Before the lock: let the candidate catch up with the master as it is now (shortens the wait under the lock).
+
+        A round that took long let the master write more meanwhile: catch up again (at most ``rounds`` in all,
+        within wait_timeout) until a round is ``short`` seconds or stops shrinking.
+        """
+        deadline = time.time() + self.o['wait_timeout']
+        done, took, previous = 0, None, None
+        while True:
+            started = time.time()
+            try:
+                self.wait_candidate(replication.fetch_master_pos(self.old.server),
+                                    timeout=max(int(deadline - started), 1) if done else None)
+            except ServerError as exc:
+                if done:
+                    break  # it did catch up once: the wait under the lock is bounded (and undone on timeout)
+                raise PromotionError('switchover refused, nothing was changed: %s: candidate_lag: could not catch up '
+                                     'with %s before the lock: %s' % (self.new.name, self.old.name, exc))
+            previous, took, done = took, time.time() - started, done + 1
+            if done >= rounds or took <= short or time.time() >= deadline or \
+                    (previous is not None and took > 0.7 * previous):
+                break
+        self.journal.step(self.new.name, 'caught up with %s before the lock (%d round%s, the last %.0f ms)'
+                          % (self.old.name, done, '' if done == 1 else 's', took * 1000))
 
     # 1-3: lock, wait, promote
     def critical(self):
@@ -294,6 +310,11 @@ class _Switch:
         server.sql('SET SESSION lock_wait_timeout = %d' % int(self.o['lock_wait_timeout']))
         replication.set_read_only(server, True)
         journal.step(old.name, 'read_only on')
+        if self.router.enabled:
+            # At once: clients that reconnect now fail at the router instead of hammering the read-only old
+            # master (with ERROR 1290 in a tight loop) while it is being locked.
+            self.demoted = True
+            self.router.route('demote', old, new, self.others)
         killed = kill_clients(server, spare) if self.o['kill_connections'] else []
         self.locked = True
         self.final = replication.flush_and_lock(server, self.o['lock_wait_timeout'])
@@ -302,10 +323,8 @@ class _Switch:
             killed += kill_clients(server, spare)
         journal.step(old.name, 'killed %d client connection(s); final position %s, GTID %s'
                      % (len(killed), self.final['position'], self.final['gtid_executed'] or '-'))
-        if self.router.enabled:
-            self.demoted = True
-            self.router.route('demote', old, new, self.others)
-        self.wait_candidate(self.final, min(self.o['wait_timeout'], max(0.0, deadline - time.time() - PROMOTE_RESERVE)))
+        self.wait_candidate(self.final, locked=True,
+                            timeout=min(self.o['wait_timeout'], max(0.0, deadline - time.time() - PROMOTE_RESERVE)))
         journal.step(new.name, 'has executed everything %s committed' % old.name)
         if not self.gtid:
             self.new_position = replication.fetch_master_pos(new.server)
@@ -508,11 +527,11 @@ def _finish_failed(run, result, targets, failures, exc):
 def plan(old, new, targets, gtid, o, router=None):
     how = 'by GTID' if gtid else "at %s's binlog position after the switch" % new.name
     routed = router is not None and router.enabled
-    steps = ['%s: SET GLOBAL read_only = ON%s; FLUSH TABLES WITH READ LOCK (lock_wait_timeout %s s); '
-             'read its final GTID set and binlog position%s' % (
-                 old.name, '; kill client connections (before and after the lock)' if o['kill_connections'] else '',
-                 o['lock_wait_timeout'], '; %s: demote (clients no longer reach %s)' % (router.describe(), old.name)
-                 if routed else ''),
+    steps = ['%s: SET GLOBAL read_only = ON%s%s; FLUSH TABLES WITH READ LOCK (lock_wait_timeout %s s); '
+             'read its final GTID set and binlog position' % (
+                 old.name, '; %s: demote (clients no longer reach %s)' % (router.describe(), old.name) if routed else '',
+                 '; kill client connections (before and after the lock)' if o['kill_connections'] else '',
+                 o['lock_wait_timeout']),
              '%s: wait until it has executed all of it (at most %s s; else %s is made writable again%s)'
              % (new.name, o['wait_timeout'], old.name, ' and the router points at it again' if routed else ''),
              '%s: SET GLOBAL read_only = OFF (the new master)%s, then STOP SLAVE, RESET SLAVE ALL' % (

@@ -21,9 +21,9 @@ description:
     C(replication_account) (the servers that will replicate from the candidate can log in to it as the replication
     account with the configured password, and the account has REPLICATION SLAVE), C(router) (O(router) can reach
     both servers, e.g. the HAProxy backend has them)."
-  - "Then: the old master gets read_only (super_read_only on MySQL), its client sessions are killed, it is locked
-    with FLUSH TABLES WITH READ LOCK (bounded by O(lock_wait_timeout)) and its final GTID set and position are read;
-    the router is told C(demote); the candidate executes up to them (bounded by O(wait_timeout); on timeout the old
+  - "Then: the old master gets read_only (super_read_only on MySQL), the router is told C(demote) at once, the old
+    master's client sessions are killed, it is locked with FLUSH TABLES WITH READ LOCK (bounded by
+    O(lock_wait_timeout)) and its final GTID set and position are read; the candidate executes up to them (bounded by O(wait_timeout); on timeout the old
     master is made writable again, the router C(undo)ne and the task fails); the candidate becomes writable, the
     router is told C(promote) at once, then the candidate stops and resets its replication; the old master is
     unlocked (it stays read-only); every other replica and the old master replicate from the new master

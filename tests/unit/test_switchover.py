@@ -253,3 +253,71 @@ def test_plan_names_every_step_in_order():
     steps = sw.plan(old, new, [other], False, dict(sw.DEFAULTS, kill_connections=False))
     assert 'kill' not in steps[0] and steps[-1].startswith('db1: left out')
     assert "binlog position" in steps[4]
+
+
+# -- catching up before the lock ------------------------------------------------------------------------
+def presync_run(monkeypatch, durations, wait_timeout=10):
+    """A _Switch whose candidate takes ``durations`` (seconds; an exception is raised) per catch-up round."""
+    run = sw._Switch([node('db1'), node('db2')], node('db1'), node('db2'), promotion.Journal(),
+                     dict(sw.DEFAULTS, gtid=True, wait_timeout=wait_timeout), None)
+    clock, rounds = [1000.0], []
+    monkeypatch.setattr(sw.time, 'time', lambda: clock[0])
+    monkeypatch.setattr(sw.replication, 'fetch_master_pos', lambda server: dict(gtid_executed='0-1-%d' % len(rounds)))
+
+    def wait(pos, locked=False, timeout=None):
+        took = durations[len(rounds)]
+        rounds.append((pos['gtid_executed'], locked, timeout))
+        if isinstance(took, Exception):
+            raise took
+        clock[0] += took
+    monkeypatch.setattr(run, 'wait_candidate', wait)
+    return run, rounds
+
+
+def test_presync_catches_up_again_while_the_rounds_shrink(monkeypatch):
+    run, rounds = presync_run(monkeypatch, [1.5, 0.4, 0.1, 0.03, 0.01])
+    run.presync()
+    assert [r[0] for r in rounds] == ['0-1-0', '0-1-1', '0-1-2', '0-1-3'] and not any(r[1] for r in rounds)
+    assert rounds[0][2] is None and rounds[1][2] == 8  # later rounds within what is left of wait_timeout
+    assert 'caught up with db1 before the lock (4 rounds, the last 30 ms)' in run.journal.steps[-1]['action']
+
+
+def test_presync_stops_when_a_round_is_short_or_does_not_shrink(monkeypatch):
+    run, rounds = presync_run(monkeypatch, [0.01, 5])
+    run.presync()
+    assert len(rounds) == 1
+    run, rounds = presync_run(monkeypatch, [0.5, 0.45, 0.01])  # the replica barely keeps up: lock now
+    run.presync()
+    assert len(rounds) == 2
+
+
+def test_presync_refuses_only_when_the_first_round_fails(monkeypatch):
+    run, rounds = presync_run(monkeypatch, [ServerError('db2 did not reach 0-1-0 within 10s')])
+    with pytest.raises(promotion.PromotionError, match='switchover refused, nothing was changed: db2: candidate_lag'):
+        run.presync()
+    run, rounds = presync_run(monkeypatch, [0.5, ServerError('db2 did not reach 0-1-1')])
+    run.presync()  # it did catch up once: the lock goes ahead (the wait under it is bounded and undone on timeout)
+    assert len(rounds) == 2
+
+
+class Answers:
+    """A server that answers value() from a list and records the statements."""
+
+    flavor = MARIADB
+
+    def __init__(self, *answers):
+        self.answers, self.statements = list(answers), []
+
+    def value(self, statement, args=None):
+        self.statements.append(statement)
+        return self.answers.pop(0)
+
+
+def test_quick_wait_is_one_round_trip_when_the_replica_is_there(monkeypatch):
+    server = Answers(0)
+    assert sw.replication.wait_for_pos(server, gtid='0-1-5', timeout=10, require_running=False, quick=True) is None
+    assert server.statements == ["SELECT MASTER_GTID_WAIT('0-1-5', 1)"]
+    # not there at once: the usual wait, which reads the status (and fails early on a stopped SQL thread)
+    monkeypatch.setattr(sw.replication, 'replica_status', lambda server, channel='': status(sql='No', sql_errno=1062))
+    with pytest.raises(ServerError, match='SQL thread stopped with error 1062'):
+        sw.replication.wait_for_pos(Answers(-1), gtid='0-1-5', timeout=10, require_running=False, quick=True)
