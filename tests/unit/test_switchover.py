@@ -259,7 +259,7 @@ def test_plan_names_every_step_in_order():
 def presync_run(monkeypatch, durations, wait_timeout=10):
     """A _Switch whose candidate takes ``durations`` (seconds; an exception is raised) per catch-up round."""
     run = sw._Switch([node('db1'), node('db2')], node('db1'), node('db2'), promotion.Journal(),
-                     dict(sw.DEFAULTS, gtid=True, wait_timeout=wait_timeout), None)
+                     dict(sw.DEFAULTS, gtid=True, wait_timeout=wait_timeout), None, None)
     clock, rounds = [1000.0], []
     monkeypatch.setattr(sw.time, 'time', lambda: clock[0])
     monkeypatch.setattr(sw.replication, 'fetch_master_pos', lambda server: dict(gtid_executed='0-1-%d' % len(rounds)))
