@@ -143,11 +143,23 @@ def apply_relay_logs(nodes, journal, timeout, stall_timeout, force=()):
     (at the timeout, or when stalled) fails the check ``relay_log``: PromotionError, unless forced; the
     notes then say exactly which transactions that replica did not apply.
     """
-    for node in nodes:  # also an IO thread that is reconnecting: nothing more may arrive from the old master
-        node.server.run('stop_replica', thread='io')
-        replication.start_replication(node.server, thread='sql')
     notes = {}
-    pending = dict((n.name, (n, None, time.time())) for n in nodes)
+    draining = []
+    for node in nodes:
+        # The SQL thread first: MariaDB discards the relay log of a GTID replica when a thread starts while both are
+        # stopped. Then the IO thread, also one that is reconnecting: nothing more may arrive from the old master.
+        status = replication.replica_status(node.server)
+        if discards_relay_log(status):
+            notes[node.name] = ('both replication threads are stopped with a relay log not yet applied (up to %s:%s of '
+                                '%s:%s): starting its SQL thread would discard that relay log (MariaDB, GTID mode)'
+                                % (status['relay_master_log_file'], status['exec_master_log_pos'],
+                                   status['master_log_file'], status['read_master_log_pos']))
+            journal.check('relay_log', node.name, False, notes[node.name], force)
+            continue
+        replication.start_replication(node.server, thread='sql')
+        node.server.run('stop_replica', thread='io')
+        draining.append(node)
+    pending = dict((n.name, (n, None, time.time())) for n in draining)
     deadline = time.time() + timeout
     left = {}
     while pending:
@@ -192,6 +204,13 @@ def apply_relay_logs(nodes, journal, timeout, stall_timeout, force=()):
                              'applying), or force relay_log to promote without those transactions'
                              % describe(refused), dict(relay_log_notes=notes))
     return notes
+
+
+def discards_relay_log(status):
+    """Whether starting this replica's SQL thread would discard relay log not yet applied (MariaDB in GTID mode
+    purges the relay log when a thread starts while both are stopped)."""
+    return bool(status) and status.get('using_gtid') not in (None, 'No') and status['io_running'] == 'No' \
+        and not status['sql_running_ok'] and not relay_applied(status)
 
 
 def lost_transactions(before, sets):

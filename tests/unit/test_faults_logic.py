@@ -76,6 +76,7 @@ def scripted(monkeypatch, script):
     monkeypatch.setattr(failover, 'applier_sample', fake)
     monkeypatch.setattr(Server, 'run', lambda *a, **k: [])
     monkeypatch.setattr(failover.replication, 'start_replication', lambda *a, **k: None)
+    monkeypatch.setattr(failover.replication, 'replica_status', lambda server: dict(io_running='Yes'))
     return calls
 
 
@@ -163,3 +164,13 @@ def test_a_statement_past_its_deadline_fails_at_once_without_connecting():
 
 def test_the_critical_section_bound_is_the_documented_sum():
     assert sw.critical_bound(dict(lock_wait_timeout=5, wait_timeout=10)) == 16.0
+
+
+def test_a_replica_with_both_threads_stopped_and_relay_log_left_is_not_started_mariadb_would_discard_it():
+    status = dict(using_gtid='Slave_Pos', io_running='No', sql_running_ok=False, relay_master_log_file='b.1',
+                  exec_master_log_pos=100, master_log_file='b.1', read_master_log_pos=900)
+    assert failover.discards_relay_log(status)
+    assert not failover.discards_relay_log(dict(status, io_running='Connecting'))
+    assert not failover.discards_relay_log(dict(status, sql_running_ok=True))
+    assert not failover.discards_relay_log(dict(status, exec_master_log_pos=900))
+    assert not failover.discards_relay_log(dict(status, using_gtid='No'))
