@@ -336,10 +336,12 @@ ARGUMENTS = {
     'binlog_settings': {},
     'gtid_enabled': {},
     'gtid_slave_pos_from_binlog': {},
+    'system_variables': {},
 }
 
 # Keys that exist for one flavor only (the others must have rows for both).
-ONE_FLAVOR_KEYS = {'gtid_slave_pos': MARIADB, 'persist_global': MYSQL, 'gtid_slave_pos_from_binlog': MARIADB}
+ONE_FLAVOR_KEYS = {'gtid_slave_pos': MARIADB, 'persist_global': MYSQL, 'gtid_slave_pos_from_binlog': MARIADB,
+                   'system_variables': MARIADB}
 
 Statement = collections.namedtuple('Statement', 'key flavor since template')
 _ANY = (0, 0, 0)
@@ -444,6 +446,9 @@ STATEMENTS = [Statement(*row) for row in [
     # a former MariaDB master's gtid_slave_pos is stale: start from all it has executed (its binlog's and, for a
     # server whose binlog lacks what it replicated or was cloned with, its gtid_slave_pos: gtid_current_pos)
     ('gtid_slave_pos_from_binlog', MARIADB, _ANY, 'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos'),
+    # mysql_cnf: which variables a restart alone changes (READ_ONLY = YES), their type and running value
+    ('system_variables', MARIADB, _ANY, 'SELECT VARIABLE_NAME AS name, READ_ONLY AS read_only, VARIABLE_TYPE AS type, '
+                                        'GLOBAL_VALUE AS value FROM information_schema.SYSTEM_VARIABLES'),
 ]]
 
 
