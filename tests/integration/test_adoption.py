@@ -3,9 +3,9 @@
 Three servers (127.0.75.31-33) built as someone else's installation - binary log ``mysql-bin``, GTID domain 5 -
 hold data; a client writes to the master throughout. The inventory declares lab2 a relay with lab3 below it.
 """
+import contextlib
 import os
 import tempfile
-import threading
 import time
 
 import pytest
@@ -18,23 +18,12 @@ PLAYBOOK = 'playbooks/setup_replication.yml'
 NAMES = ['lab1', 'lab2', 'lab3']
 
 
-class Writer(promote.Writer):
-    """promote_master's client, on this lab's servers."""
-
-    def __init__(self, lab):  # pylint: disable=super-init-not-called
-        threading.Thread.__init__(self, daemon=True)
-        hosts = lab.hosts()
-        self.servers = [(name, hosts[name]) for name in NAMES]
-        self.acked, self.times, self.errors = [], [], 0
-        self.done = threading.Event()
-        self.next_id = 1000000
-
-
-@pytest.fixture(scope='module')
-def adopted(tmp_path_factory):
-    directory = tempfile.mkdtemp(prefix='replicant-adopt-', dir='/var/tmp')
+@contextlib.contextmanager
+def lab_with_data(prefix, address, **more):
+    """A lab (removed at the end) whose master has the table w.t the client writes to, caught up everywhere."""
+    directory = tempfile.mkdtemp(prefix=prefix, dir='/var/tmp')
     os.rmdir(directory)
-    lab = Lab(directory, lab_vars(directory, '127.0.75.31', lab_extra_config={'log-bin': 'mysql-bin', 'gtid-domain-id': 5}))
+    lab = Lab(directory, lab_vars(directory, address, **more))
     try:
         run = lab.up()
         assert run.rc == 0, run.output
@@ -42,17 +31,34 @@ def adopted(tmp_path_factory):
             master.sql('CREATE DATABASE w')
             master.sql('CREATE TABLE w.t (id INT PRIMARY KEY, via VARCHAR(16))')
             master.sql("INSERT INTO w.t VALUES (1, 'before'), (2, 'before')")
-        promote.caught_up(lab, 'lab1', NAMES[1:])
-        with open(lab.inventory) as handle:
-            inv = yaml.safe_load(handle)
-        inv['all']['children']['mysql']['children']['mysql_replicas']['hosts']['lab3']['replicant_master'] = 'lab2'
-        chain = str(tmp_path_factory.mktemp('adopt') / 'chain.yml')
-        with open(chain, 'w') as handle:
-            yaml.safe_dump(inv, handle)
-        lab.chain = chain
+        promote.caught_up(lab, 'lab1', [n for n in lab.hosts() if n != 'lab1'])
         yield lab
     finally:
-        lab.down()
+        run = lab.down()
+    assert run.rc == 0, run.output
+
+
+def declare(lab, path, **masters):
+    """Write a copy of the lab's inventory at ``path`` with replicant_master changed as given (host=master)."""
+    with open(lab.inventory) as handle:
+        inv = yaml.safe_load(handle)
+    for host, master in masters.items():
+        inv['all']['children']['mysql']['children']['mysql_replicas']['hosts'][host]['replicant_master'] = master
+    with open(path, 'w') as handle:
+        yaml.safe_dump(inv, handle)
+    return path
+
+
+def Writer(lab):  # pylint: disable=invalid-name
+    return promote.Writer(lab, NAMES)
+
+
+@pytest.fixture(scope='module')
+def adopted(tmp_path_factory):
+    with lab_with_data('replicant-adopt-', '127.0.75.31',
+                       lab_extra_config={'log-bin': 'mysql-bin', 'gtid-domain-id': 5}) as lab:
+        lab.chain = declare(lab, str(tmp_path_factory.mktemp('adopt') / 'chain.yml'), lab3='lab2')
+        yield lab
 
 
 def state(lab, name):

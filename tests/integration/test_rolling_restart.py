@@ -5,13 +5,12 @@ whichever server is writable throughout.
 """
 import os
 import re
-import tempfile
 import time
 
 import pytest
-import yaml
 
-from conftest import Lab, lab_vars, run_playbook
+from conftest import run_playbook
+from test_adoption import declare, lab_with_data
 import test_promote_master as promote
 
 PLAYBOOK = 'playbooks/rolling_restart.yml'
@@ -22,31 +21,14 @@ ROLE = 'replicant.mysql.rolling_restart : '
 
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory):
-    directory = tempfile.mkdtemp(prefix='replicant-rolling-', dir='/var/tmp')
-    os.rmdir(directory)
-    the_lab = Lab(directory, lab_vars(directory, '127.0.75.21', lab_servers=4))
-    try:
-        run = the_lab.up()
-        assert run.rc == 0, run.output
-        with the_lab.server('lab1') as master:
-            master.sql('CREATE DATABASE w')
-            master.sql('CREATE TABLE w.t (id INT PRIMARY KEY, via VARCHAR(16))')
-        promote.caught_up(the_lab, 'lab1', NAMES[1:])
+    with lab_with_data('replicant-rolling-', '127.0.75.21', lab_servers=4) as the_lab:
         host, port = promote.address(the_lab, 'lab3')
         with the_lab.server('lab4') as leaf:   # lab4 below the relay lab3
             leaf.sql('STOP SLAVE')
             leaf.sql("CHANGE MASTER TO MASTER_HOST = %s, MASTER_PORT = %s, MASTER_USE_GTID = slave_pos", (host, port))
             leaf.sql('START SLAVE')
-        with open(the_lab.inventory) as handle:
-            inv = yaml.safe_load(handle)
-        inv['all']['children']['mysql']['children']['mysql_replicas']['hosts']['lab4']['replicant_master'] = 'lab3'
-        the_lab.tree = str(tmp_path_factory.mktemp('rolling') / 'tree.yml')
-        with open(the_lab.tree, 'w') as handle:
-            yaml.safe_dump(inv, handle)
+        the_lab.tree = declare(the_lab, str(tmp_path_factory.mktemp('rolling') / 'tree.yml'), lab4='lab3')
         yield the_lab
-    finally:
-        run = the_lab.down()
-        assert run.rc == 0, run.output
 
 
 def starts(lab):
