@@ -106,7 +106,7 @@ options:
       - The replica's GTID position (RV(replicant.mysql.mysql_master_pos#module:gtid_current_pos)) read B(before)
         O(master_gtid_executed) was read. The check for errant transactions then compares these two, which is exact
         while both servers take writes (a transaction the replica got from the master after the master was read
-        cannot look errant). Default: the replica's position is read when the module runs.
+        cannot look errant). By default the replica's position is read when the module runs.
     type: str
     version_added: 0.2.0
   start_gtid:

@@ -118,8 +118,8 @@ changed_options:
   sample: [server_id, log_bin]
 restart_required:
   description:
-    - Whether a static option must still be applied by a restart (with O(apply), compared with the running
-      server: its running value differs; without, its line changed).
+    - Whether a static option must still be applied by a restart. With O(apply), when its running value differs
+      from the wanted one; without, when its line changed.
   returned: always
   type: bool
   sample: true
