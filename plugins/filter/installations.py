@@ -69,7 +69,7 @@ RETURN = r'''
 _value:
   description:
     - C(installations) (name to installation; each with name, master, masters, replicas, spares, members,
-      in_play, complete, leader, servers, problems), C(selected) (the names acted on), C(leaders) (one host per
+      in_play, complete, leader, servers, leaves_first, problems), C(selected) (the names acted on), C(leaders) (one host per
       selected installation, which runs its controller-side tasks) and C(by_host) (host to installation name).
   type: dict
 '''

@@ -13,12 +13,14 @@ import math
 import re
 
 from ansible_collections.replicant.mysql.plugins.module_utils.dialect import sql as dialect_sql
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 _SECTION = re.compile(r'^\s*\[([^\]]+)\]\s*(?:[#;].*)?$')
 _OPTION = re.compile(r'^\s*([A-Za-z0-9_.-]+)\s*(?:=\s*(.*?))?\s*$')
 
-# Server options the collection sets, and whether the server can change them at run time.
-# Anything not listed is treated as static (a restart applies it).
+# What the collection assumes when it cannot ask the server which variables are dynamic (a MySQL server, or no
+# connection: mysql_cnf without ``apply``). A MariaDB server is asked (information_schema.SYSTEM_VARIABLES, its
+# READ_ONLY column), so this table decides nothing there. Anything not listed is treated as static.
 DYNAMIC = {
     'server_id': True,
     'read_only': True,
@@ -31,6 +33,8 @@ DYNAMIC = {
     'binlog_expire_logs_seconds': True,
     'slave_parallel_threads': True,
     'slave_net_timeout': True,
+    'max_connections': True,
+    'max_allowed_packet': True,
     'log_bin': False,
     'log_slave_updates': False,
     'log_replica_updates': False,
@@ -41,6 +45,11 @@ DYNAMIC = {
     'bind_address': False,
     'port': False,
 }
+# Options whose file value is a base name while the variable of the same name says ON/OFF (log_bin) or repeats
+# the option: the running base name is in this variable (a path, below the datadir for a relative name).
+BASENAME_OF = {'log_bin': 'log_bin_basename', 'relay_log': 'relay_log_basename'}
+_SIZE = re.compile(r'^\s*(-?\d+)\s*([kmgtpe]?)\s*$', re.I)
+_NUMERIC_TYPES = ('INT', 'BIGINT', 'INT UNSIGNED', 'BIGINT UNSIGNED', 'SMALLINT', 'TINYINT')
 
 
 def canonical(name):
@@ -211,45 +220,133 @@ def read_options(text, section):
     return found
 
 
-def _comparable(value):
-    text = 'ON' if value is None else _text(value)
-    upper = text.strip().upper()
-    return {'ON': '1', 'TRUE': '1', 'OFF': '0', 'FALSE': '0'}.get(upper, upper)
+def variable_name(option):
+    """The server variable an option sets: its canonical name without a ``loose_`` prefix."""
+    key = canonical(option)
+    return key[len('loose_'):] if key.startswith('loose_') else key
 
 
-def pending_restart(server, options, state='present'):
-    """Static options whose running value differs from ``options`` (a restart is still owed).
+def server_variables(server, names):
+    """What the running server says of the variables ``names``: {name: dict(dynamic, type, value)}.
 
-    Covers a restart that an earlier run wanted but did not get (it failed after writing the file).
-    ``log_bin`` compares as on/off: its file value is a base name, the server reports whether it logs.
+    MariaDB answers from information_schema.SYSTEM_VARIABLES (``READ_ONLY`` = YES: only a restart changes it;
+    a name it lacks is no variable of this server, e.g. an option of a plugin that is not loaded). Other
+    flavors: the value of each name, and the table DYNAMIC for whether it is dynamic (type unknown).
     """
-    pending = []
-    for name, value in sorted(options.items()):
-        key = canonical(name)
-        if is_dynamic(key) or key not in DYNAMIC:
+    names = set(names)
+    if server.flavor.is_mariadb:
+        return dict((row['name'].lower(), dict(dynamic=row['read_only'] == 'NO', type=row['type'], value=row['value']))
+                    for row in server.sql(dialect_sql(server.flavor, 'system_variables')) if row['name'].lower() in names)
+    found = {}
+    for name in sorted(names):
+        try:
+            value = server.value(dialect_sql(server.flavor, 'get_global', name=name))
+        except ServerError:
             continue
-        running = server.value(dialect_sql(server.flavor, 'get_global', name=key))
-        if key == 'log_bin' or state == 'absent':
-            differs = _comparable(running) != ('0' if state == 'absent' else '1')
+        found[name] = dict(dynamic=DYNAMIC.get(name, False), type=None, value=value)
+    return found
+
+
+def _flag(value):
+    return {'ON': '1', 'TRUE': '1', 'YES': '1', '1': '1', 'OFF': '0', 'FALSE': '0', 'NO': '0', '0': '0'}.get(
+        _text(value).strip().upper())
+
+
+def _size(value):
+    """An integer option value, with the K, M, G, T, P, E suffixes the server reads (powers of 1024), or None."""
+    match = _SIZE.match(_text(value))
+    if not match:
+        return None
+    return int(match.group(1)) * 1024 ** ' kmgtpe'.index(match.group(2).lower() or ' ')
+
+
+def same_value(running, wanted, vtype=None):
+    """Whether the running value (as the server shows it) is what the option file's ``wanted`` means.
+
+    ``vtype`` is SYSTEM_VARIABLES' VARIABLE_TYPE (None when unknown): booleans compare as on/off (a bare option
+    means ON), numbers with their size suffixes (64M) and as decimals, enums and sets without case and order.
+    """
+    running = '' if running is None else _text(running)
+    wanted = 'ON' if wanted is None else _text(wanted)
+    vtype = (vtype or '').upper()
+    if vtype == 'BOOLEAN' or (not vtype and _flag(wanted) is not None and _flag(running) is not None):
+        return _flag(running) == _flag(wanted)
+    numbers = _size(running), _size(wanted)
+    if None not in numbers:
+        return numbers[0] == numbers[1]
+    try:
+        return float(running) == float(wanted)
+    except ValueError:
+        pass
+    if vtype == 'SET':
+        return set(v.strip().upper() for v in running.split(',') if v.strip()) == \
+            set(v.strip().upper() for v in wanted.split(',') if v.strip())
+    if vtype in ('', 'ENUM'):
+        return running.strip().upper() == wanted.strip().upper()
+    return running == wanted
+
+
+def same_basename(running, wanted):
+    """Whether a log written at base name ``running`` (a path, None when off) is the one ``wanted`` names.
+
+    A bare or ON-like ``wanted`` asks only that the log is on; a relative name is below the datadir; an
+    extension is ignored, as the server does.
+    """
+    if not running:
+        return False
+    if wanted is None or _flag(wanted) == '1':
+        return True
+    path = _text(wanted).strip()
+    head, tail = path.rsplit('/', 1) if '/' in path else ('', path)
+    path = (head + '/' if head else '') + (tail.split('.', 1)[0] or tail)
+    return running == path if path.startswith('/') else running.endswith('/' + path) or running == path
+
+
+def settable(value, vtype=None):
+    """The value as SET GLOBAL takes it: a bare option as ON, a size with its suffix as a number."""
+    if value is None:
+        return 'ON'
+    if (vtype or '').upper() in _NUMERIC_TYPES and _size(value) is not None:
+        return _size(value)
+    return value
+
+
+def compare(server, options, state='present'):
+    """Compare ``options`` (as for edit()) with the running server, asking it which variables are dynamic.
+
+    Returns dict(set={variable: value} (dynamic ones whose running value differs, as SET GLOBAL takes them),
+    restart=[static options whose running value differs: only a restart applies them], dynamic=[options the
+    server can change at run time], unknown=[options that are no variable of the server: their running value
+    cannot be compared]). With ``state='absent'`` a static on/off option differs while it runs ON (``log_bin``).
+    """
+    names = dict((canonical(o), variable_name(o)) for o in options)
+    info = server_variables(server, set(names.values()) | set(BASENAME_OF.values()))
+    out = dict(set={}, restart=[], dynamic=[], unknown=[])
+    for option, value in sorted(options.items()):
+        key, var = canonical(option), names[canonical(option)]
+        known = info.get(var)
+        if known is None or (state == 'absent' and not known['dynamic'] and _flag(known['value']) is None):
+            out['unknown'].append(key)
+            continue
+        if known['dynamic']:
+            out['dynamic'].append(key)
+        if state == 'absent':
+            differs = not known['dynamic'] and _flag(known['value']) == '1'
+        elif var in BASENAME_OF:
+            differs = not same_basename((info.get(BASENAME_OF[var]) or {}).get('value'), value)
         else:
-            differs = _comparable(running) != _comparable(value)
-        if differs:
-            pending.append(key)
-    return pending
+            differs = not same_value(known['value'], value, known['type'])
+        if differs and known['dynamic']:
+            out['set'][var] = settable(value, known['type'])
+        elif differs:
+            out['restart'].append(key)
+    return out
 
 
-def apply_dynamic(server, options, persist=False, check_mode=False):
-    """Set the dynamic ``options`` whose running value differs; returns the statements run."""
-    statements = []
-    for name, value in sorted(options.items()):
-        if not is_dynamic(name):
-            continue
-        key = canonical(name)
-        running = server.value(dialect_sql(server.flavor, 'get_global', name=key))
-        if _comparable(running) == _comparable(value):
-            continue
-        wanted = 'ON' if value is None else value
-        statements.append(dialect_sql(server.flavor, 'persist_global' if persist else 'set_global', name=key, value=wanted))
+def apply_dynamic(server, values, persist=False, check_mode=False):
+    """Run SET GLOBAL (SET PERSIST) for ``values`` ({variable: value}, compare()'s ``set``); returns the statements."""
+    statements = [dialect_sql(server.flavor, 'persist_global' if persist else 'set_global', name=name, value=value)
+                  for name, value in sorted(values.items())]
     if not check_mode:
         for statement in statements:
             server.sql(statement)

@@ -338,10 +338,13 @@ ARGUMENTS = {
     'binlog_settings': {},
     'gtid_enabled': {},
     'gtid_slave_pos_from_binlog': {},
+    'system_variables': {},
+    'log_settings': {},
 }
 
 # Keys that exist for one flavor only (the others must have rows for both).
-ONE_FLAVOR_KEYS = {'gtid_slave_pos': MARIADB, 'persist_global': MYSQL, 'gtid_slave_pos_from_binlog': MARIADB}
+ONE_FLAVOR_KEYS = {'gtid_slave_pos': MARIADB, 'persist_global': MYSQL, 'gtid_slave_pos_from_binlog': MARIADB,
+                   'system_variables': MARIADB}
 
 Statement = collections.namedtuple('Statement', 'key flavor since template')
 _ANY = (0, 0, 0)
@@ -452,6 +455,15 @@ STATEMENTS = [Statement(*row) for row in [
     # a former MariaDB master's gtid_slave_pos is stale: start from all it has executed (its binlog's and, for a
     # server whose binlog lacks what it replicated or was cloned with, its gtid_slave_pos: gtid_current_pos)
     ('gtid_slave_pos_from_binlog', MARIADB, _ANY, 'SET GLOBAL gtid_slave_pos = @@GLOBAL.gtid_current_pos'),
+    # configure keeps what a server has: where its binary and relay logs are, its GTID domain
+    ('log_settings', MYSQL, _ANY, 'SELECT @@GLOBAL.log_bin_basename AS binlog_basename, '
+                                  '@@GLOBAL.relay_log_basename AS relay_log_basename, @@GLOBAL.datadir AS datadir'),
+    ('log_settings', MARIADB, _ANY, 'SELECT @@GLOBAL.log_bin_basename AS binlog_basename, '
+                                    '@@GLOBAL.relay_log_basename AS relay_log_basename, @@GLOBAL.datadir AS datadir, '
+                                    '@@GLOBAL.gtid_domain_id AS gtid_domain_id'),
+    # mysql_cnf: which variables a restart alone changes (READ_ONLY = YES), their type and running value
+    ('system_variables', MARIADB, _ANY, 'SELECT VARIABLE_NAME AS name, READ_ONLY AS read_only, VARIABLE_TYPE AS type, '
+                                        'GLOBAL_VALUE AS value FROM information_schema.SYSTEM_VARIABLES'),
 ]]
 
 

@@ -351,12 +351,15 @@ def can_replicate_from(replica, source, source_gtid=None):
 OWN_ADDRESSES = 'SELECT @@GLOBAL.bind_address AS bind_address, @@GLOBAL.report_host AS report_host'
 
 
-def conflicts_of(server, master_gtid=None, master_host=None, master_port=None):
+def conflicts_of(server, master_gtid=None, master_host=None, master_port=None, replica_gtid=None):
     """can_replicate_from for a connected server about to be pointed at ``master_host``:``master_port``
-    (a master known only by its address and, optionally, its executed GTID set)."""
+    (a master known only by its address and, optionally, its executed GTID set). ``replica_gtid``: the server's
+    GTID position read before ``master_gtid`` was (exact while both take writes); default: read now."""
     replica = Instance(getattr(server, 'name', None) or str(server))
     replica.server = server
     replica.facts = read_facts(server)
+    if replica_gtid is not None:
+        replica.facts['gtid'] = parse_gtid(replica_gtid, replica.facts['flavor'].name)
     if master_host and _answers_at(server, replica.facts, master_host, master_port):
         replica.host, replica.port = master_host, int(master_port or DEFAULTS['port'])
     source = Instance('%s:%s' % (master_host, master_port or DEFAULTS['port']), master_host, master_port)

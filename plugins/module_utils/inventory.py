@@ -109,7 +109,8 @@ def installations(hostvars, groups, play_hosts=None, where='controller'):
     (every member is in play), leader (the first member in play: the host that runs its
     controller-side tasks), servers (the ``servers`` option of the modules: every member),
     replication (the entries of the master and the replicas only: what a promotion acts on), router
-    (the promotion modules' ``router`` option, from ``replicant_router`` and its variables) and
+    (the promotion modules' ``router`` option, from ``replicant_router`` and its variables), leaves_first
+    (the declared replicas deepest first, then the master: the order of rolling changes) and
     problems (why a procedure must refuse it).
     """
     hosts = server_hosts(groups)
@@ -187,6 +188,7 @@ def _judge(inst, hostvars):
     masters = dict((e['name'], e.get('master')) for e in inst['servers'])
     inst['declared'] = dict(master=inst['master'], spares=list(inst['spares']), replicas=dict(
         (r, masters.get(r) or inst['master']) for r in inst['replicas']))
+    inst['leaves_first'] = leaves_first(inst['declared'])
     for entry in inst['servers']:
         master = entry.get('master')
         if master and master not in members:
@@ -201,6 +203,22 @@ def _judge(inst, hostvars):
         if len(hosts) > 1:
             inst['problems'].append('%s share replicant_server_id %s in installation %s: give each a unique one'
                                     % (' and '.join(hosts), sid, name))
+
+
+def leaves_first(declared):
+    """The servers of a declared tree (``declared``: master and replicas {replica: its master}) in the order a rolling
+    procedure takes them: the deepest replicas first (a leaf before the relay it replicates from, inventory order
+    among equals), the master last."""
+    replicas = declared['replicas']
+
+    def depth(host):
+        seen = set()
+        while host in replicas and host not in seen:
+            seen.add(host)
+            host = replicas[host]
+        return len(seen)
+    order = sorted(replicas, key=lambda host: -depth(host))
+    return order + ([declared['master']] if declared.get('master') else [])
 
 
 def select(found, names=None, host=None, default='all'):

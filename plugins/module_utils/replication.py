@@ -23,6 +23,20 @@ def fetch_master_pos(server):
                            server.one(dialect.sql(flavor, 'server_identity')))
 
 
+def log_settings(server):
+    """Where the server writes its binary log and relay log (base names, relative to the datadir when below it;
+    the binary log's None when it writes none), its GTID domain (MariaDB; None on MySQL) and every GTID it has
+    executed (gtid_current_pos: its own and replicated ones)."""
+    row = server.one(dialect.sql(server.flavor, 'log_settings'))
+    datadir = (row['datadir'] or '').rstrip('/') + '/'
+
+    def relative(path):
+        return path[len(datadir):] if path and path.startswith(datadir) else path or None
+    return dict(binlog_basename=relative(row['binlog_basename']), relay_log_basename=relative(row['relay_log_basename']),
+                gtid_domain_id=None if row.get('gtid_domain_id') is None else int(row['gtid_domain_id']),
+                gtid_current_pos=_clean_gtid(server.value(dialect.sql(server.flavor, 'gtid_current_pos'))))
+
+
 def master_pos_from(flavor, status, gtid_executed, ident=None):
     """fetch_master_pos's result from a SHOW MASTER STATUS row (or None), the executed GTID set and the identity."""
     status = status or {}
@@ -164,28 +178,31 @@ USER_SCHEMAS = ("SELECT schema_name AS name FROM information_schema.schemata WHE
                 "('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant')")
 
 
-def replica_conflicts(server, master_gtid, master_host=None, master_port=None):
+def replica_conflicts(server, master_gtid, master_host=None, master_port=None, replica_gtid=None):
     """[(kind, message)]: why this server cannot replicate from a master at ``master_host``:``master_port``
     whose executed GTID set is ``master_gtid`` (None: not compared); empty when it can. The rule is the
     model's (instance.can_replicate_from).
     """
     from ansible_collections.replicant.mysql.plugins.module_utils import instance  # the model sits above
-    return instance.conflicts_of(server, master_gtid, master_host, master_port)
+    return instance.conflicts_of(server, master_gtid, master_host, master_port, replica_gtid)
 
 
 def change_master(server, options, channel='', start=True, check_mode=False, master_gtid_executed=None,
-                  start_gtid=None):
+                  start_gtid=None, replica_gtid=None):
     """Point a replica at a master; change only what differs. Returns changed, statements, diff.
 
     ``options`` uses the canonical names of ``dialect.CHANGE_MASTER_OPTIONS`` (master_host, ...).
     ``start_gtid``, for a fresh replica (a clone), is the GTID position to replicate from; it is set
     (gtid_slave_pos on MariaDB, gtid_purged on MySQL) when the master changes and it differs.
+    ``replica_gtid``: the replica's GTID position read before ``master_gtid_executed`` was, for an exact check
+    while both take writes (default: read now).
     Statements are reported with the password masked.
     """
     flavor = server.flavor
     status = replica_status(server, channel)
     differ = change_master_plan(status, options)
-    problems = replica_conflicts(server, master_gtid_executed, options.get('master_host'), options.get('master_port'))
+    problems = replica_conflicts(server, master_gtid_executed, options.get('master_host'), options.get('master_port'),
+                                 replica_gtid)
     if problems:
         advice = ('point it at another server' if any(kind == 'itself' for kind, _m in problems) else
                   'rebuild it from its master with clone_slave (playbooks/clone_slave.yml)')

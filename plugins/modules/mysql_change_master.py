@@ -101,6 +101,14 @@ options:
         replica is to be (re)pointed, it is refused, with nothing changed, if it has transactions the master lacks
         (errant), a diverged history, or data but no replication history (it then needs clone_slave).
     type: str
+  replica_gtid:
+    description:
+      - The replica's GTID position (RV(replicant.mysql.mysql_master_pos#module:gtid_current_pos)) read B(before)
+        O(master_gtid_executed) was read. The check for errant transactions then compares these two, which is exact
+        while both servers take writes (a transaction the replica got from the master after the master was read
+        cannot look errant). By default the replica's position is read when the module runs.
+    type: str
+    version_added: 0.2.0
   start_gtid:
     description:
       - For a fresh replica (a clone), the GTID position to start replicating from (the one the copy was taken
@@ -209,7 +217,8 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec(channel=dict(type='str', default='', aliases=['connection_name']),
                                     start=dict(type='bool', default=True),
-                                    master_gtid_executed=dict(type='str'), start_gtid=dict(type='str'), **options),
+                                    master_gtid_executed=dict(type='str'), start_gtid=dict(type='str'),
+                                    replica_gtid=dict(type='str'), **options),
         required_together=[('master_log_file', 'master_log_pos')],
         mutually_exclusive=[('master_log_file', 'master_use_gtid'), ('master_log_file', 'master_auto_position')],
         supports_check_mode=True,
@@ -219,7 +228,7 @@ def main():
     def act(server):
         result = change_master(server, wanted, channel=module.params['channel'], start=module.params['start'],
                                check_mode=module.check_mode, master_gtid_executed=module.params['master_gtid_executed'],
-                               start_gtid=module.params['start_gtid'])
+                               start_gtid=module.params['start_gtid'], replica_gtid=module.params['replica_gtid'])
         if 'statements' in result:
             result['queries'] = result['statements']
         return result

@@ -12,10 +12,16 @@ description:
     options in one section of an option file, changing nothing else - comments, C(!include) and
     C(!includedir) lines, bare options such as C(skip-name-resolve) and the order of lines stay as they are.
     Option names compare with C(-) and C(_) as the same, as the server reads them.
-  - Reports which changed options the server can take at run time and whether a restart is needed
-    (a static option changed), so that a handler can restart only then.
-  - With O(apply=true), dynamic options whose running value differs are set with C(SET GLOBAL)
-    (C(SET PERSIST) on MySQL 8 with O(persist=true)); this needs the connection options.
+  - Reports which changed options the server can take at run time and whether a restart is needed,
+    so that a handler can restart only then.
+  - With O(apply=true) the running server decides (this needs the connection options). It is asked which
+    variables are dynamic (MariaDB C(information_schema.SYSTEM_VARIABLES), its C(READ_ONLY) column; MySQL, which
+    has no such column, and runs without O(apply) use a short built-in table), and each option's running value is
+    compared with the wanted one (C(64M) equals C(67108864), C(ON) equals C(1), C(log_bin) compares its base name).
+    Dynamic options whose running value differs are set with C(SET GLOBAL) (C(SET PERSIST) on MySQL 8 with
+    O(persist=true)); a restart is required only for a static option whose running value differs, or for an
+    option that is no variable of the server and whose line changed. A line that moved from another file, with
+    the value the server already runs, requires no restart.
   - Everything is checked before the file is read or written. A name that is not letters, digits,
     C(_), C(-) and C(.) (so no leading C(--), C(=), spaces or brackets), a section with brackets, C(#),
     C(;) or a line break, or a value with a newline, carriage return or NUL fail the task, naming the
@@ -111,12 +117,14 @@ changed_options:
   elements: str
   sample: [server_id, log_bin]
 restart_required:
-  description: Whether a changed option is static, so that only a restart applies it.
+  description:
+    - Whether a static option must still be applied by a restart. With O(apply), when its running value differs
+      from the wanted one; without, when its line changed.
   returned: always
   type: bool
   sample: true
 static_options:
-  description: The changed options that need a restart.
+  description: The options that need a restart (see RV(restart_required)).
   returned: always
   type: list
   elements: str
@@ -226,7 +234,6 @@ def main():
     result = dict(changed=after != before, changed_options=changed_options,
                   static_options=[o for o in changed_options if not cnf.is_dynamic(o)],
                   dynamic_options=[o for o in changed_options if cnf.is_dynamic(o)], statements=[])
-    result['restart_required'] = bool(result['static_options'])
     if module._diff:
         result['diff'] = dict(before=cnf.mask_secrets(before), after=cnf.mask_secrets(after),
                               before_header=p['path'], after_header=p['path'])
@@ -238,17 +245,21 @@ def main():
     if p['apply']:
         server = connect(module)
         try:
-            pending = cnf.pending_restart(server, p['options'], p['state'])
-            result['static_options'] = sorted(set(result['static_options']) | set(pending))
-            result['restart_required'] = bool(result['static_options'])
-            if p['state'] == 'present':
-                result['statements'] = cnf.apply_dynamic(server, p['options'], persist=p['persist'], check_mode=module.check_mode)
+            found = cnf.compare(server, p['options'], p['state'])
+            result['statements'] = cnf.apply_dynamic(server, found['set'], persist=p['persist'],
+                                                     check_mode=module.check_mode) if p['state'] == 'present' else []
         except (ServerError, ValueError) as exc:
             module.fail_json(msg='%s (the file %s was %s)' % (exc, p['path'], 'updated' if result['changed'] else 'unchanged'))
         finally:
             server.close()
-        result['dynamic_options'] = sorted(set(result['dynamic_options']) | {s.split()[2] for s in result['statements']})
-        result['changed'] = result['changed'] or bool(result['statements']) or result['restart_required']
+        # The running server decides: a static option owes a restart only while its running value differs (a line
+        # that moved or was spelled otherwise does not); an option that is no server variable, when its line changed.
+        unknown = set(found['unknown']) & set(changed_options)
+        result['static_options'] = sorted(set(found['restart']) | set(o for o in unknown if not cnf.is_dynamic(o)))
+        result['dynamic_options'] = sorted(set(found['dynamic']) & set(changed_options) | set(found['set'])
+                                           | set(o for o in unknown if cnf.is_dynamic(o)))
+        result['changed'] = result['changed'] or bool(result['statements']) or bool(result['static_options'])
+    result['restart_required'] = bool(result['static_options'])
     module.exit_json(**result)
 
 

@@ -80,6 +80,32 @@ flavor:
   returned: always
   type: str
   sample: mariadb
+gtid_current_pos:
+  description:
+    - Every GTID the server has executed, its own and replicated (MariaDB C(gtid_current_pos); MySQL C(gtid_executed)),
+      without white space. What a replica's errant-transaction check compares (O(replicant.mysql.mysql_change_master#module:replica_gtid)).
+  returned: always
+  type: str
+  sample: 0-1-42
+  version_added: 0.2.0
+binlog_basename:
+  description: Base name of the binary log files, relative to the datadir when below it; null when the server writes none.
+  returned: always
+  type: str
+  sample: mysql-bin
+  version_added: 0.2.0
+relay_log_basename:
+  description: Base name of the relay log files, relative to the datadir when below it.
+  returned: always
+  type: str
+  sample: relay-bin
+  version_added: 0.2.0
+gtid_domain_id:
+  description: The server's GTID domain (MariaDB); null on MySQL.
+  returned: always
+  type: int
+  sample: 0
+  version_added: 0.2.0
 version:
   description: Server version.
   returned: always
@@ -90,12 +116,12 @@ version:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, run_module
-from ansible_collections.replicant.mysql.plugins.module_utils.replication import fetch_master_pos
+from ansible_collections.replicant.mysql.plugins.module_utils.replication import fetch_master_pos, log_settings
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_module(module, lambda server: dict(changed=False, **fetch_master_pos(server)))
+    run_module(module, lambda server: dict(changed=False, **dict(fetch_master_pos(server), **log_settings(server))))
 
 
 if __name__ == '__main__':

@@ -39,9 +39,9 @@ def inventory(lab, drop=(), **changes):
     for group in inv['all']['children']['mysql']['children'].values():
         for name, hv in ((group or {}).get('hosts') or {}).items():
             if name in changes:
-                hv.update(changes[name])
                 for var in drop:
                     hv.pop(var, None)
+                hv.update(changes[name])
     fd, path = tempfile.mkstemp(prefix='replicant-inv-', suffix='.yml')
     with os.fdopen(fd, 'w') as handle:
         yaml.safe_dump(inv, handle)
@@ -78,8 +78,20 @@ def master_address(lab, name):
     return status and status['master_host']
 
 
+# Standalone servers write no binary log: the master needs a restart to get one, which the procedure does in place
+# only when told (a writable master is never restarted in place otherwise).
+RESTART_MASTER = dict(restart_master=True)
+
+
+def test_a_master_without_binary_log_is_restarted_only_when_told(standalone):
+    run = run_playbook(PLAYBOOK, inventory=standalone.inventory)
+    assert run.rc != 0
+    assert 'lab1 is the master and writes no binary log' in run.output and 'restart_master=true' in run.output
+    assert cnf_files(standalone) == {'lab1': None, 'lab2': None, 'lab3': None}
+
+
 def test_check_mode_changes_nothing_and_shows_the_lines(standalone):
-    run = run_playbook(PLAYBOOK, inventory=standalone.inventory, check=True, diff=True)
+    run = run_playbook(PLAYBOOK, inventory=standalone.inventory, check=True, diff=True, extra_vars=RESTART_MASTER)
     assert run.rc == 0, run.output
     assert '+server_id = 2' in run.output and '+log_bin = binlog' in run.output
     assert cnf_files(standalone) == {'lab1': None, 'lab2': None, 'lab3': None}
@@ -87,8 +99,10 @@ def test_check_mode_changes_nothing_and_shows_the_lines(standalone):
 
 
 def test_converge_to_master_and_replicas_then_nothing_to_do(standalone):
-    run = run_playbook(PLAYBOOK, inventory=standalone.inventory)
+    run = run_playbook(PLAYBOOK, inventory=standalone.inventory, extra_vars=RESTART_MASTER)
     assert run.rc == 0, run.output
+    restarted = [r['host'] for r in run.records if r['action'] == 'replicant.mysql.mysql_server' and r['status'] == 'ok']
+    assert restarted == ['lab2', 'lab3', 'lab1'], restarted   # one at a time, replicas first, the master when told
     h = standalone.hosts()
     for name in ('lab2', 'lab3'):
         assert master_address(standalone, name) == h['lab1']['replicant_host']
@@ -116,16 +130,29 @@ def test_chain_master_relay_leaf(standalone):
         os.unlink(chain)
 
 
-def test_a_server_id_is_derived_when_the_inventory_gives_none(standalone):
-    derived = int(hashlib.md5(b'lab3').hexdigest()[:7], 16) + 1
-    no_id = inventory(standalone, drop=['replicant_server_id'], lab3={})
+def test_a_server_keeps_its_server_id_unless_another_has_it(standalone):
+    kept = inventory(standalone, drop=['replicant_server_id'], lab3={})
     try:
-        run = run_playbook(PLAYBOOK, inventory=no_id)
+        run = run_playbook(PLAYBOOK, inventory=kept)
         assert run.rc == 0, run.output
     finally:
-        os.unlink(no_id)
+        os.unlink(kept)
     with standalone.server('lab3') as s:
-        assert s.value('SELECT @@server_id') == derived
+        assert s.value('SELECT @@server_id') == 3
+    derived = int(hashlib.md5(b'lab3').hexdigest()[:7], 16) + 1
+    taken = inventory(standalone, drop=['replicant_server_id'], lab3={}, lab2={'replicant_server_id': 3})
+    taken_back = inventory(standalone, lab2={'replicant_server_id': 2}, lab3={'replicant_server_id': 3})
+    try:
+        run = run_playbook(PLAYBOOK, inventory=taken)
+        assert run.rc == 0, run.output
+        with standalone.server('lab3') as s:
+            assert s.value('SELECT @@server_id') == derived
+        arrives_everywhere(standalone, ['lab2', 'lab3'])
+        run = run_playbook(PLAYBOOK, inventory=taken_back)
+        assert run.rc == 0, run.output
+    finally:
+        os.unlink(taken)
+        os.unlink(taken_back)
     arrives_everywhere(standalone, ['lab2', 'lab3'])
 
 

@@ -44,10 +44,10 @@ class Writer(threading.Thread):
     every id the server confirmed, ``times`` when.
     """
 
-    def __init__(self, lab):
+    def __init__(self, lab, names=None):
         threading.Thread.__init__(self, daemon=True)
         hosts = lab.hosts()
-        self.servers = [(name, hosts[name]) for name in NAMES]
+        self.servers = [(name, hosts[name]) for name in names or NAMES]
         self.acked, self.times, self.errors = [], [], 0
         self.done = threading.Event()
         self.next_id = 1000000

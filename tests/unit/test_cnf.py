@@ -1,4 +1,5 @@
-from ansible_collections.replicant.mysql.plugins.module_utils.cnf import edit, is_dynamic, read_options
+from ansible_collections.replicant.mysql.plugins.module_utils.cnf import (
+    edit, is_dynamic, read_options, same_basename, same_value, settable, variable_name)
 
 BASE = """# my server
 !includedir /etc/mysql/conf.d/
@@ -63,3 +64,24 @@ def test_bare_option_set_and_read():
 def test_dynamic_table():
     assert is_dynamic('server-id') and is_dynamic('read_only')
     assert not is_dynamic('log_bin') and not is_dynamic('some_unknown_option')
+
+
+def test_running_values_compare_as_the_server_reads_the_file():
+    assert same_value('67108864', '64M', 'BIGINT UNSIGNED') and not same_value('67108864', '32M', 'BIGINT UNSIGNED')
+    assert same_value('ON', None, 'BOOLEAN') and same_value('1', 'ON') and same_value('OFF', False, 'BOOLEAN')
+    assert same_value('10.000000', '10', 'DOUBLE') and same_value('ROW', 'row', 'ENUM')
+    assert same_value('STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION', 'no_engine_substitution,strict_trans_tables', 'SET')
+    assert not same_value('/a/B', '/a/b', 'VARCHAR') and same_value('ROW', 'row')
+
+
+def test_log_base_names_compare_below_the_datadir():
+    running = '/var/lib/mysql/mysql-bin'
+    assert same_basename(running, 'mysql-bin') and same_basename(running, 'mysql-bin.log')
+    assert same_basename(running, None) and same_basename(running, 'ON') and same_basename(running, running)
+    assert not same_basename(running, 'binlog') and not same_basename(None, 'mysql-bin')
+    assert not same_basename(running, '/var/log/mysql/mysql-bin')
+
+
+def test_values_as_set_global_takes_them():
+    assert settable('64M', 'BIGINT UNSIGNED') == 67108864 and settable(None) == 'ON' and settable('x', 'VARCHAR') == 'x'
+    assert variable_name('loose-performance-schema') == 'performance_schema'

@@ -171,3 +171,11 @@ def test_router_command_and_disagreeing_servers():
     assert crm['router']['command'] == ['/usr/local/bin/vip', 'crm']
     assert crm['problems'] == ['c1 and c3 of installation crm disagree on replicant_router_command: set it once for '
                                'the installation']
+
+
+def test_leaves_first_takes_the_deepest_replicas_first_and_the_master_last():
+    from ansible_collections.replicant.mysql.plugins.module_utils.inventory import leaves_first
+    tree = dict(master='s1', replicas={'s2': 's1', 's3': 's2', 's4': 's1', 's5': 's3'})
+    assert leaves_first(tree) == ['s5', 's3', 's2', 's4', 's1']
+    assert leaves_first(dict(master='s1', replicas={'s2': 's1', 's3': 's1'})) == ['s2', 's3', 's1']
+    assert leaves_first(dict(master=None, replicas={'a': 'b', 'b': 'a'})) == ['a', 'b']   # a cycle ends

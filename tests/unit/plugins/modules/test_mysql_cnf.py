@@ -89,19 +89,62 @@ def test_an_unsafe_name_fails_before_the_file_is_touched(tmp_path):
     assert path.read_text() == EXISTING
 
 
+def variables(**running):
+    """A FakeServer whose information_schema.SYSTEM_VARIABLES has these variables: name=(read_only, type, value)."""
+    rows = [dict(name=name.upper(), read_only=ro, type=vtype, value=value) for name, (ro, vtype, value) in running.items()]
+    return FakeServer(rows={'SELECT VARIABLE_NAME': rows})
+
+
+LAB = dict(read_only=('NO', 'BOOLEAN', 'OFF'), log_bin=('YES', 'BOOLEAN', 'ON'),
+           log_bin_basename=('YES', 'VARCHAR', '/var/lib/mysql/mysql-bin'), max_connections=('NO', 'BIGINT UNSIGNED', '151'),
+           performance_schema=('YES', 'BOOLEAN', 'OFF'), max_allowed_packet=('NO', 'BIGINT UNSIGNED', '16777216'))
+
+
 def test_apply_sets_dynamic_options_that_differ_on_the_server(tmp_path):
     path = cnf_file(tmp_path)
-    server = FakeServer(values={'read_only': 'OFF', 'log_bin': 'ON'})
-    result = run_module(mysql_cnf, dict(path=str(path), options=dict(read_only=True, log_bin='binlog'), apply=True),
+    server = variables(**LAB)
+    result = run_module(mysql_cnf, dict(path=str(path), options=dict(read_only=True, log_bin='mysql-bin'), apply=True),
                         server=server)
-    assert [s for s in result['statements'] if 'read_only' in s], result
-    assert any(s.startswith('SET GLOBAL') and 'read_only' in s for s in server.ran())
-    assert server.closed
+    assert result['statements'] == ['SET GLOBAL read_only = ON'], result
+    assert 'SET GLOBAL read_only = ON' in server.ran() and server.closed
+    assert result['restart_required'] is False and result['static_options'] == []
+
+
+def test_apply_asks_the_server_which_options_are_dynamic(tmp_path):
+    path = cnf_file(tmp_path)
+    result = run_module(mysql_cnf, dict(path=str(path), apply=True,
+                                        options=dict(max_connections=500, max_allowed_packet='64M')), server=variables(**LAB))
+    assert result['restart_required'] is False and result['static_options'] == []
+    assert result['statements'] == ['SET GLOBAL max_allowed_packet = 67108864', 'SET GLOBAL max_connections = 500']
+    assert result['dynamic_options'] == ['max_allowed_packet', 'max_connections']
+
+
+def test_a_static_option_restarts_only_when_its_running_value_differs(tmp_path):
+    path = cnf_file(tmp_path)
+    same = run_module(mysql_cnf, dict(path=str(path), apply=True, options=dict(performance_schema='OFF', log_bin='mysql-bin')),
+                      server=variables(**LAB))
+    assert same['changed'] is True and same['restart_required'] is False, same   # the lines moved here: no restart
+    other = run_module(mysql_cnf, dict(path=str(path), apply=True, options=dict(log_bin='binlog')), server=variables(**LAB))
+    assert other['static_options'] == ['log_bin'] and other['restart_required'] is True
+    owed = run_module(mysql_cnf, dict(path=str(path), apply=True, options=dict(performance_schema='ON')),
+                      server=variables(**LAB))
+    assert owed['static_options'] == ['performance_schema'] and owed['statements'] == []
+    again = run_module(mysql_cnf, dict(path=str(path), apply=True, options=dict(performance_schema='ON')),
+                       server=variables(**LAB))
+    assert again['restart_required'] is True and again['changed'] is True   # still owed until the restart
+
+
+def test_an_option_the_server_does_not_know_restarts_when_its_line_changes(tmp_path):
+    path = cnf_file(tmp_path)
+    first = run_module(mysql_cnf, dict(path=str(path), apply=True, options={'plugin-load-add': 'x.so'}), server=variables(**LAB))
+    assert first['static_options'] == ['plugin_load_add'] and first['restart_required'] is True
+    second = run_module(mysql_cnf, dict(path=str(path), apply=True, options={'plugin-load-add': 'x.so'}), server=variables(**LAB))
+    assert second['restart_required'] is False and second['changed'] is False
 
 
 def test_apply_in_check_mode_sets_nothing(tmp_path):
     path = cnf_file(tmp_path)
-    server = FakeServer(values={'read_only': 'OFF'})
+    server = variables(**LAB)
     result = run_module(mysql_cnf, dict(path=str(path), options=dict(read_only=True), apply=True), check_mode=True,
                         server=server)
     assert result['statements'] and not any(s.startswith('SET') for s in server.ran())
