@@ -17,7 +17,7 @@ description:
     (C(gtid_binlog_state), and the master's C(gtid_slave_pos)) per domain and server, which sees a former master's
     unreplicated transactions even after the new master wrote higher sequence numbers of its own (a comparison
     of positions does not).
-  - Nothing to do (RV(changed) false) when the target already replicates from the master, read-only, and has
+  - Nothing to do (no change, RV(action) C(none)) when the target already replicates from the master, read-only, and has
     nothing the master lacks.
   - Otherwise it first fences the target (C(read_only), client sessions killed). Without errant transactions it
     points the target at the master by GTID (a former MariaDB master first sets C(gtid_slave_pos) from all it has
