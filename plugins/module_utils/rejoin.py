@@ -202,9 +202,9 @@ def save_errant(target, found, save_dir, binlog_tool='mariadb-binlog'):
             saved = set(GTID_EVENT.findall(handle.read()))
         wanted = set(found['stop'].split(','))
         if proc.returncode != 0 or not wanted <= saved:
+            error = proc.stderr.decode('utf-8', 'replace').strip()[-500:]
             raise RejoinError('%s: saving the errant transactions into %s failed (%s exited %s: %s; last GTIDs found: %s '
-                              'of %s). Nothing was rebuilt.' % (target.name, path, binlog_tool, proc.returncode,
-                                                               proc.stderr.decode('utf-8', 'replace').strip()[-500:],
+                              'of %s). Nothing was rebuilt.' % (target.name, path, binlog_tool, proc.returncode, error,
                                                                ', '.join(sorted(wanted & saved)) or 'none', found['stop']))
         return path
     finally:

@@ -159,8 +159,8 @@ def act(module, server):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            state=dict(type='str', required=True, choices=['started', 'stopped', 'reset', 'reset_all', 'caught_up', 'binlog_reset',
-                                                                 'read_only', 'writable']),
+            state=dict(type='str', required=True, choices=['started', 'stopped', 'reset', 'reset_all', 'caught_up',
+                                                           'binlog_reset', 'read_only', 'writable']),
             thread=dict(type='str', choices=['io', 'sql']),
             channel=dict(type='str', default='', aliases=['connection_name']),
             gtid=dict(type='str'),

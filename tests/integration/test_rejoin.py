@@ -170,4 +170,3 @@ def test_after_a_lossy_failover_the_old_master_restarts_read_only_and_rejoin_sav
     assert value(lab, 'lab2', 'SELECT COUNT(*) FROM w.t WHERE id >= 100') == 6   # the new master's rows, not the lost ones
     again = rejoin(inventory, 'lab2', tmp_path)
     assert again.rc == 0 and again.changed == [], (again.changed, again.output)
-
