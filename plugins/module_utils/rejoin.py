@@ -132,6 +132,7 @@ def rejoin(target, master, check_mode=False, save_dir=None, binlog_tool='mariadb
     if found and not save_dir:
         raise RejoinError('%s has errant transactions (%s): give the directory to save them to (save_dir). Nothing '
                           'was changed.' % (target.name, found['text']), result)
+    options = None if found else dict(master.follow(target.flavor), **dialect.reconnect_options(connect_retry, heartbeat_period))
     if check_mode:
         result['changed'] = True
         return result
@@ -149,7 +150,6 @@ def rejoin(target, master, check_mode=False, save_dir=None, binlog_tool='mariadb
         replication.stop_replication(server)
         for statement in dialect.former_master_statements(target.flavor):
             server.sql(statement)
-        options = dict(master.follow(target.flavor), **dialect.reconnect_options(connect_retry, heartbeat_period))
         point_at(server, options)
         verify_replicating(server, timeout)
         replication.wait_for_pos(server, gtid=master.server.value(dialect.sql(master.flavor, 'gtid_current_pos')),
