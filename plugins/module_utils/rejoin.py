@@ -202,10 +202,10 @@ def save_errant(target, found, save_dir, binlog_tool='mariadb-binlog'):
             saved = set(GTID_EVENT.findall(handle.read()))
         wanted = set(found['stop'].split(','))
         if proc.returncode != 0 or not wanted <= saved:
-            error = proc.stderr.decode('utf-8', 'replace').strip()[-500:]
+            details = (target.name, path, binlog_tool, proc.returncode, proc.stderr.decode('utf-8', 'replace').strip()[-500:],
+                       ', '.join(sorted(wanted & saved)) or 'none', found['stop'])
             raise RejoinError('%s: saving the errant transactions into %s failed (%s exited %s: %s; last GTIDs found: %s '
-                              'of %s). Nothing was rebuilt.' % (target.name, path, binlog_tool, proc.returncode, error,
-                                                               ', '.join(sorted(wanted & saved)) or 'none', found['stop']))
+                              'of %s). Nothing was rebuilt.' % details)
         return path
     finally:
         shutil.rmtree(private, ignore_errors=True)
