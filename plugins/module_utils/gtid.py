@@ -348,3 +348,38 @@ def divergence(replica_set, source_set):
     if domains:
         found.append(('diverged', ', '.join(str(d) for d in domains)))
     return found
+
+
+# -- MariaDB histories: what a server has that another lacks, even where positions hide it ------------------------
+def mariadb_history(*texts):
+    """``{(domain, server_id): highest seq}`` of MariaDB GTID lists such as ``gtid_binlog_state`` (one entry per
+    domain and server) and ``gtid_slave_pos``: whose transactions a server has, per domain, and how far."""
+    out = {}
+    for text in texts:
+        for part in _compact(text).split(',') if _compact(text) else ():
+            match = _MARIADB_RE.match(part)
+            if not match:
+                raise ValueError('invalid MariaDB GTID list %r: bad GTID %r' % (text, part))
+            domain, server_id, seq = (int(g) for g in match.groups())
+            out[(domain, server_id)] = max(out.get((domain, server_id), 0), seq)
+    return out
+
+
+def unshared(mine, theirs):
+    """Per domain, what history ``mine`` has past the point where it parted from ``theirs`` (both from
+    ``mariadb_history``): ``{domain: dict(fork=(server_id, seq), last=(server_id, seq))}`` (the last GTID both
+    have, the last ``mine`` has); empty when ``theirs`` has all of it.
+
+    Under gtid_strict_mode a server that has GTID d-s-q has everything server s had in domain d up to q, so
+    the histories agree up to the highest sequence number of a server whose transactions both have; what
+    ``mine`` has after it is errant. Unlike a comparison of positions, this sees a former master's
+    unreplicated transactions after its replicas' new master wrote higher sequence numbers of its own.
+    """
+    out = {}
+    for domain in sorted(set(d for d, _s in mine)):
+        shared = [(s, min(seq, theirs[(d, s)])) for (d, s), seq in mine.items() if d == domain and (d, s) in theirs]
+        fork = max(shared or [(0, 0)], key=lambda entry: entry[1])
+        last = max(((s, seq) for (d, s), seq in mine.items() if d == domain), key=lambda entry: entry[1])
+        if last[1] > fork[1]:
+            out[domain] = dict(fork=fork, last=last)
+    return out

@@ -20,7 +20,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.replicant.mysql.plugins.module_utils import dialect
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect, rejoin
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, can_replicate_from
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
@@ -297,6 +297,7 @@ class Topology:
         found += self._identity_problems()
         for node in self.nodes.values():
             found += self._node_problems(node)
+        found += self._stray_problems()
         writable_masters = [n.name for n in self.nodes.values()
                             if n.reachable and not n.status and not n.facts['read_only']
                             and (n.replicas or n.declared_role == 'master')]
@@ -359,6 +360,37 @@ class Topology:
         if node.replicas and any(k == 'binlog' for k, _m in can_replicate_from(self.nodes[node.replicas[0]], node)):
             yield Problem('relay_without_log_slave_updates', [name],
                           '%s has replicas but does not write what it replicates to its binary log' % name)
+
+    def current_master(self):
+        """The server the installation writes to: the one server with replicas that replicates from nobody, else
+        the declared master when it replicates from nobody (None when neither is clear)."""
+        roots = [n for n in self.nodes.values() if n.reachable and not n.status and n.replicas]
+        declared = [n for n in self.nodes.values() if n.reachable and not n.status and n.declared_role == 'master']
+        return roots[0] if len(roots) == 1 else declared[0] if len(declared) == 1 else None
+
+    def _stray_problems(self):
+        """Servers outside replication (a returned old master, a spare), whatever the inventory says: writable,
+        or holding transactions the current master lacks (a former master's unreplicated writes)."""
+        master = self.current_master()
+        for node in self.nodes.values():
+            if not node.reachable or node.status or node is master or not (node.facts['gtid_current_pos'] or node.replicas):
+                continue   # (an empty spare waits for a clone)
+            if not node.facts['read_only'] and master is not None and node.declared_role != 'master':
+                # (a declared master that is writable is one of multiple_writable_masters)
+                yield Problem('writable_outside_master', [node.name],
+                              '%s is writable but is not the master%s: make it read-only, or bring it back with '
+                              'playbooks/rejoin.yml' % (node.name, ' (%s is)' % master.name if master else ''))
+            if master is not None and not node.replicas:
+                try:
+                    with node.server, master.server:
+                        found = rejoin.errant(node, master)
+                except (ServerError, ValueError):
+                    continue
+                if found:
+                    node.gtid_errant = found['text']
+                    yield Problem('errant_transactions', [node.name],
+                                  '%s has transactions the master %s lacks: %s; playbooks/rejoin.yml saves them and '
+                                  'rebuilds it' % (node.name, master.name, found['text']))
 
     def _errant(self, node, master_gtid=None):
         master = self.nodes.get(node.master)

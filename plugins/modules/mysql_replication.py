@@ -14,6 +14,9 @@ description:
     forgets the master (C(... ALL)), so the server is no replica any more. Both stop the threads first.
   - C(binlog_reset) forgets the server's own binary logs and GTID history (C(RESET MASTER); C(RESET BINARY LOGS
     AND GTIDS) on MySQL 8.2 and later), for a server about to be loaded from a copy. It always runs (changed).
+  - C(read_only) / C(writable) set the server's C(read_only) (C(super_read_only) on MySQL) at run time only, when it
+    differs; the option file is M(replicant.mysql.mysql_cnf)'s (every server's file says C(read_only=ON), the
+    procedures make the master writable at run time).
   - C(caught_up) waits until the replica has executed up to O(gtid) or O(master_log_file)/O(master_log_pos)
     with both threads running, using the server's own wait function (C(MASTER_GTID_WAIT),
     C(WAIT_FOR_EXECUTED_GTID_SET), C(MASTER_POS_WAIT)/C(SOURCE_POS_WAIT)). It fails early when the
@@ -27,7 +30,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [started, stopped, reset, reset_all, caught_up, binlog_reset]
+    choices: [started, stopped, reset, reset_all, caught_up, binlog_reset, read_only, writable]
   thread:
     description: Only this thread, with C(started) and C(stopped).
     type: str
@@ -87,6 +90,11 @@ EXAMPLES = r'''
     gtid: "{{ master.gtid_executed }}"
     timeout: 300
 
+- name: Make the master accept writes (at run time; its option file keeps read_only=ON)
+  replicant.mysql.mysql_replication:
+    login_host: db1
+    state: writable
+
 - name: Stop only the SQL thread
   replicant.mysql.mysql_replication:
     login_host: db2
@@ -138,6 +146,8 @@ def act(module, server):
         statements = replication.start_replication(server, p['thread'], channel, check_mode=check)
     elif p['state'] == 'binlog_reset':
         statements = replication.reset_binlog(server, check_mode=check)
+    elif p['state'] in ('read_only', 'writable'):
+        statements = replication.set_read_only(server, p['state'] == 'read_only', check_mode=check)
     elif p['state'] == 'stopped':
         statements = replication.stop_replication(server, p['thread'], channel, check_mode=check)
     else:
@@ -149,7 +159,8 @@ def act(module, server):
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
-            state=dict(type='str', required=True, choices=['started', 'stopped', 'reset', 'reset_all', 'caught_up', 'binlog_reset']),
+            state=dict(type='str', required=True, choices=['started', 'stopped', 'reset', 'reset_all', 'caught_up',
+                                                           'binlog_reset', 'read_only', 'writable']),
             thread=dict(type='str', choices=['io', 'sql']),
             channel=dict(type='str', default='', aliases=['connection_name']),
             gtid=dict(type='str'),

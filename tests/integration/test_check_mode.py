@@ -96,6 +96,7 @@ CASES = [
     ('promote_master', dict(new_master='lab2', write_inventory='INVENTORY')),
     ('failover', dict(force=['split_brain'], write_inventory='INVENTORY')),
     ('relocate', dict(replica='lab3', new_master='lab2')),
+    ('rejoin', dict(server='lab3', save_dir='DOT')),
     ('check_replication', {}),
     ('topology', dict(topology_dot='DOT')),
 ]

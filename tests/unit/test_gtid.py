@@ -191,3 +191,17 @@ def test_round_trip(abc):
         assert type(x)(str(x)) == x
         assert str(type(x)(str(x))) == str(x)
         assert parse_gtid(str(x), 'mysql' if isinstance(x, MySQLGtidSet) else 'mariadb') == x
+
+
+def test_unshared_sees_a_former_masters_lost_transactions_behind_higher_sequence_numbers():
+    from ansible_collections.replicant.mysql.plugins.module_utils.gtid import mariadb_history, unshared
+    old = mariadb_history('0-1-100')                          # the old master wrote up to 100
+    new = mariadb_history('0-1-95,0-2-110', '0-1-95')         # its replicas got 95; the new master wrote 96-110
+    assert parse_gtid('0-1-100', 'mariadb') <= parse_gtid('0-2-110', 'mariadb')   # positions hide it
+    assert unshared(old, new) == {0: dict(fork=(1, 95), last=(1, 100))}
+    # a demoted master that followed the new one and stopped: nothing of its own
+    assert unshared(mariadb_history('0-1-100,0-2-120'), mariadb_history('0-1-100,0-2-125')) == {}
+    # a server cloned from a point the other's binlog no longer lists (only its gtid_slave_pos does)
+    assert unshared(mariadb_history('0-1-50'), mariadb_history('0-2-60', '0-1-50')) == {}
+    # a domain the other never saw is unshared from its start
+    assert unshared(mariadb_history('0-1-10,1-1-3'), mariadb_history('0-1-10')) == {1: dict(fork=(0, 0), last=(1, 3))}

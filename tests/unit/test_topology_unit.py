@@ -398,3 +398,22 @@ def test_gtid_mode_is_kept():
     assert relocate.gtid_mode(status('h', using_gtid='No')) is None
     assert relocate.gtid_mode(status('h', flavor=MYSQL)) == {'master_auto_position': True}
     assert relocate.gtid_mode(status('h', flavor=MYSQL, using_gtid='No')) is None
+
+
+def test_a_returned_old_master_is_flagged_whatever_the_inventory_says(installation):
+    # after a lossy failover: db1 (the new master) wrote 0-2-96..110; the old master db9 restarted with 0-1-100,
+    # of which db1 got only up to 0-1-95 - positions alone (0-1-100 <= 0-2-110) hide it
+    specs = star(installation, 2, gtid='0-2-110')
+    installation['10.0.0.1']['later_gtid'] = '0-1-95,0-2-110'     # db1's gtid_binlog_state
+    installation['10.0.0.9'] = facts(9, gtid='0-1-100', read_only=False)
+    specs.append(spec('db9', '10.0.0.9', role='spare'))          # the inventory the failover wrote
+    found = kinds(discover(specs))
+    assert found == {('writable_outside_master', ('db9',)), ('errant_transactions', ('db9',))}
+    installation['10.0.0.9']['read_only'] = True                  # it restarted read-only: still errant
+    topo = discover(specs)
+    assert kinds(topo) == {('errant_transactions', ('db9',))}
+    assert topo.result()['servers']['db9']['errant'] == '0-1-100 after 0-1-95'
+    installation['10.0.0.9'].update(gtid_current_pos='0-1-95', later_gtid='0-1-95')   # nothing of its own
+    assert kinds(discover(specs)) == set()
+    installation['10.0.0.9'].update(gtid_current_pos='', later_gtid='', read_only=False)   # an empty spare
+    assert kinds(discover(specs)) == set()

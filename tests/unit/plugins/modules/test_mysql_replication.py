@@ -67,3 +67,14 @@ def test_caught_up_needs_a_target():
 def test_gtid_and_file_position_exclude_each_other():
     result = run(dict(state='caught_up', gtid='0-1-1', master_log_file='b.1', master_log_pos=4))
     assert result['failed'] and 'mutually exclusive' in result['msg']
+
+
+def test_read_only_and_writable_set_read_only_at_run_time_only_when_it_differs():
+    set_ro = mock.Mock(return_value=['SET GLOBAL read_only = OFF'])
+    with mock.patch.object(replication, 'set_read_only', set_ro):
+        result = run(dict(state='writable'), check_mode=True)
+    assert result['changed'] is True and set_ro.call_args.args[1] is False
+    assert set_ro.call_args.kwargs == {'check_mode': True}
+    with mock.patch.object(replication, 'set_read_only', mock.Mock(return_value=[])) as same:
+        result = run(dict(state='read_only'))
+    assert result['changed'] is False and same.call_args.args[1] is True
