@@ -572,8 +572,10 @@ def resumed_result(result, outcome, nodes, check_mode):
 
 
 def end(lease, result):
-    """Give the lease back as the procedure's ``result`` says: done (a ``msg``: the record names the master it left),
-    nothing changed, or stopped half way (the record stays for the next procedure to resume from)."""
-    done = 'msg' in result
-    lease.release(keep=result['changed'] and not done, changed=result['changed'],
-                  master=(result.get('topology') or {}).get('master') if done else None)
+    """Give the lease back as the procedure's ``result`` says: done (a ``msg``: the record names the master it left;
+    or ``undone``: a switchover undone before its point of no return, the old master writable again), nothing
+    changed, or stopped half way (the record stays for the next procedure to resume from)."""
+    undone = result.get('undone', False)
+    done = 'msg' in result or undone
+    master = result['old_master'] if undone else (result.get('topology') or {}).get('master')
+    lease.release(keep=result['changed'] and not done, changed=result['changed'], master=master if done else None)

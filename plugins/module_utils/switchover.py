@@ -228,6 +228,7 @@ class _Switch:
         self.locked = False
         self.demoted = False
         self.promoted = False
+        self.undone = False  # undone before the point of no return: the old master writable again and unlocked
         self.final = None
         self.new_position = None
         self.gtid = options['gtid']
@@ -355,6 +356,7 @@ class _Switch:
                 if self.locked:
                     self.unlock()
                 replication.set_read_only(old.server, False)
+            self.undone = not self.locked
             notes.append('%s is writable again' % old.name)
             journal.step(old.name, 'undo: writable again')
         except ServerError as error:
@@ -470,6 +472,7 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
             run.critical()
         except Exception as exc:
             if not run.promoted:
+                result['undone'] = run.undone  # as it was: nothing for a later procedure to resume
                 if isinstance(exc, PromotionError):
                     exc.result = result
                 raise

@@ -218,6 +218,13 @@ routing:
   type: list
   elements: dict
   sample: [{phase: demote, router: haproxy, ok: true, ms: 0.4, detail: "set server mysql/db1 state maint; ..."}]
+undone:
+  description:
+    - On a failure before the point of no return, whether the switchover was undone completely (the old master writable
+      again and unlocked). Then nothing is left for a later procedure to resume.
+  returned: when the switchover failed before the point of no return
+  type: bool
+  sample: true
 promoted:
   description: Whether the new master was made writable (past the point of no return).
   returned: always

@@ -128,6 +128,18 @@ class Writer(threading.Thread):
         return max(gaps) if gaps else None
 
 
+def wait_stopped(pid, timeout=5.0):
+    """Until the kernel reports ``pid`` stopped (state T): kill() returns before a process running on another
+    core has taken the signal."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open('/proc/%d/stat' % pid) as handle:
+            if handle.read().rsplit(')', 1)[1].split()[0] in ('T', 't'):
+                return
+        time.sleep(0.001)
+    raise AssertionError('process %d did not stop within %s s' % (pid, timeout))
+
+
 class StallingProxy(threading.Thread):
     """A unix-socket proxy in front of a server: SIGSTOPs that server when a client sends ``trigger``.
 
@@ -162,6 +174,7 @@ class StallingProxy(threading.Thread):
                     break
                 if from_client and self.stopped_at is None and self.trigger in data:
                     os.kill(self.pid, signal.SIGSTOP)
+                    wait_stopped(self.pid)  # a busy server on the other core runs on until the signal lands
                     self.stopped_at = time.time()
                 sink.sendall(data)
         except OSError:

@@ -101,3 +101,27 @@ def test_a_refusal_for_a_changed_topology_names_the_last_procedure():
     note = held.last_procedure([dict(check='replica_of_master')])
     assert 'the last procedure on installation default: switchover by ctl1' in note and 'with db2 the master' in note
     assert held.last_procedure([dict(check='candidate_lag')]) == ''
+
+
+# -- what the end of a procedure leaves -----------------------------------------------------------------
+class Releases:
+    def __init__(self):
+        self.calls = []
+
+    def release(self, **kwargs):
+        self.calls.append(kwargs)
+
+
+def test_an_undone_switchover_leaves_nothing_to_resume_and_names_the_old_master():
+    holder = Releases()
+    lease.end(holder, dict(changed=True, undone=True, old_master='db1', topology=dict(master='db2')))
+    assert holder.calls == [dict(keep=False, changed=True, master='db1')]
+
+
+def test_a_procedure_stopped_half_way_keeps_its_record_and_a_finished_one_names_its_master():
+    holder = Releases()
+    lease.end(holder, dict(changed=True, undone=False, old_master='db1', topology=dict(master='db2')))
+    lease.end(holder, dict(changed=True, old_master='db1', msg='done', topology=dict(master='db2')))
+    lease.end(holder, dict(changed=False, old_master='db1'))
+    assert holder.calls == [dict(keep=True, changed=True, master=None), dict(keep=False, changed=True, master='db2'),
+                           dict(keep=False, changed=False, master=None)]
