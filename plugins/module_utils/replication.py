@@ -162,6 +162,9 @@ def change_master_plan(status, options):
 
 USER_SCHEMAS = ("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name NOT IN "
                 "('mysql', 'information_schema', 'performance_schema', 'sys')")
+# Bytes of data and indexes per schema (what a logical copy roughly writes on its target).
+SCHEMA_BYTES = ("SELECT table_schema AS name, COALESCE(SUM(data_length + index_length), 0) AS bytes "
+                "FROM information_schema.tables GROUP BY table_schema")
 
 
 def replica_conflicts(server, master_gtid, master_host=None, master_port=None):
