@@ -100,19 +100,23 @@ def missing_tools(method, flavor, transport=(), timeout=30):
     return missing
 
 
-# Files of a datadir a hot backup does not copy whole: the redo log, binary and relay logs (and their indexes).
-_NOT_IN_A_BACKUP = re.compile(r'^(ib_logfile\d+|.*\.\d{6,}|.*\.index)$')
+# Files of a datadir a hot backup does not copy: binary and relay logs and their indexes. (The redo log counts: the
+# target server makes one of its own at its first start.)
+_NOT_IN_A_BACKUP = re.compile(r'^(.*\.\d{6,}|.*\.index)$')
 
 
 def copy_bytes(method, datadir=None, schema_bytes=None):
-    """Bytes a copy writes on the target host: the datadir (cold, snapshot), the datadir without the redo and
-    binary logs (physical), the data and indexes of the schemas (logical, ``schema_bytes``: name -> bytes)."""
+    """Bytes a copy writes on the target host: the datadir (cold, snapshot), the datadir without binary and
+    relay logs (physical), the data and indexes of the schemas (logical, ``schema_bytes``: name -> bytes)."""
     if method == 'logical':
         return sum(int(n or 0) for n in (schema_bytes or {}).values())
     if not datadir or not os.path.isdir(datadir):
         raise CopyError('the source datadir %s is not a directory on the source host' % datadir)
     total = 0
-    for top, _dirs, files in os.walk(datadir):
+
+    def unreadable(exc):
+        raise CopyError('the source datadir cannot be read on the source host to measure the copy: %s' % exc)
+    for top, _dirs, files in os.walk(datadir, onerror=unreadable):
         for name in files:
             if method == 'physical' and top == datadir and _NOT_IN_A_BACKUP.match(name):
                 continue
@@ -129,7 +133,7 @@ _SPACE_SCRIPT = ('t=%s; d="$t"; while [ ! -e "$d" ]; do d=$(dirname -- "$d"); do
                  'if [ -d "$t" ]; then du -sxk -- "$t"; else echo 0; fi')
 
 
-def target_space(target_dir, transport=(), timeout=30):
+def target_space(target_dir, transport=(), timeout=600):
     """dict(free, held, mount) in bytes for ``target_dir`` on the target host (through ``transport``)."""
     script = _SPACE_SCRIPT % shlex.quote(target_dir)
     argv = list(transport) + [script] if transport else ['sh', '-c', script]

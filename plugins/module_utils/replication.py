@@ -10,6 +10,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
@@ -186,6 +187,8 @@ def change_master(server, options, channel='', start=True, check_mode=False, mas
     Statements are reported with the password masked.
     """
     flavor = server.flavor
+    if start_gtid is not None:
+        parse_gtid(start_gtid, flavor.name)  # a GTID position that does not parse fails here, before anything changes
     status = replica_status(server, channel)
     differ = change_master_plan(status, options)
     problems = replica_conflicts(server, master_gtid_executed, options.get('master_host'), options.get('master_port'))
@@ -236,6 +239,8 @@ def wait_for_pos(server, gtid=None, position=None, timeout=60, channel='', requi
     if (gtid is None) == (position is None):
         raise ValueError('wait_for_pos needs exactly one of gtid and position')
     flavor = server.flavor
+    if gtid is not None:
+        parse_gtid(gtid, flavor.name)  # says what is wrong with a GTID set that does not parse
     deadline = time.time() + timeout
     while True:
         status = replica_status(server, channel)

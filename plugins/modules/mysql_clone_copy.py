@@ -68,7 +68,7 @@ options:
     description:
       - In check mode, also check that the filesystem of O(target_dir) on the target host (reached through
         O(transport)) has room for the copy, and fail when it has not. The copy is measured on the source host
-        (C(cold), C(snapshot) - the datadir; C(physical) - the datadir without redo, binary and relay logs;
+        (C(cold), C(snapshot) - the datadir; C(physical) - the datadir without binary and relay logs;
         C(logical) - data and indexes of the schemas); the target's free space counts what O(target_dir) holds
         now, except for C(logical) (the target keeps its files while it loads).
     type: bool

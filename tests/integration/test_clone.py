@@ -100,6 +100,39 @@ def test_each_method_while_the_master_takes_writes(lab, method):
     assert rows >= writer.count
 
 
+HOSTILE_SCHEMAS = ['mysql`#', '--no-data', "it's"]
+
+
+def test_hostile_schema_names_are_copied_and_dropped_literally(lab):
+    """A logical clone of a source whose schemas are named like an identifier escape (mysql`#), a dump option
+    (--no-data) and a quote, onto a target with such a schema of its own: the target's schemas are dropped by their
+    exact names (its mysql schema stays), and the hostile ones arrive with their rows."""
+    def q(name):
+        return '`%s`' % name.replace('`', '``')
+    with app(lab) as m:
+        for name in HOSTILE_SCHEMAS:
+            m.sql('CREATE DATABASE %s' % q(name))
+            m.sql('CREATE TABLE %s.t (v VARCHAR(20))' % q(name))
+            m.sql('INSERT INTO %s.t VALUES (%%s)' % q(name), (name,))
+    try:
+        with lab.server('lab4') as s:
+            s.sql('SET SESSION sql_log_bin = 0')
+            s.sql('CREATE DATABASE IF NOT EXISTS `only``here`')
+        run = clone(lab, method='logical', force=True)
+        assert run.rc == 0, run.output[-3000:]
+        with lab.server('lab4') as s:
+            schemas = [r['Database'] for r in s.sql('SHOW DATABASES')]
+            assert 'mysql' in schemas and 'only`here' not in schemas, schemas
+            assert s.value('SELECT COUNT(*) FROM mysql.user') > 0
+            for name in HOSTILE_SCHEMAS:
+                assert s.value('SELECT v FROM %s.t' % q(name)) == name
+        same_data_and_replicating(lab, 'lab4')
+    finally:
+        with app(lab) as m:
+            for name in HOSTILE_SCHEMAS:
+                m.sql('DROP DATABASE IF EXISTS %s' % q(name))
+
+
 def test_refuses_the_master_and_a_target_with_data(lab):
     run = clone(lab, method='physical')  # lab4 has data (from the cloning tests) and replicates
     assert run.rc != 0 and 'clone_slave refuses target lab4: it has data (shop)' in run.output
