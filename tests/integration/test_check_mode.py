@@ -206,7 +206,7 @@ def test_a_target_without_room_for_the_copy_is_refused_before_anything_changes(l
                                   ('logical fits', dict(method='logical'), True),
                                   ('skipped', dict(method='cold', clone_slave_skip_space_check=True), True)):
             runs[key] = run_playbook('playbooks/clone_slave.yml', inventory=moved, check=check,
-                                     extra_vars=dict(extra, target='lab4'))
+                                     extra_vars=dict(extra, target='lab4', source='lab2'))
         assert snapshot(lab) == before and os.listdir(small) == []
         for key in ('physical', 'logical'):
             out = runs[key].output
