@@ -62,8 +62,11 @@ def snapshot(lab):
                 replication=st and dict((k, st[k]) for k in ('master_host', 'master_port', 'master_user',
                                                              'using_gtid', 'io_running', 'sql_running')),
                 databases=sorted(r['Database'] for r in s.sql('SHOW DATABASES')),
-                locks=sorted(str(r) for r in s.sql('SELECT LOCK_MODE, LOCK_TYPE, TABLE_SCHEMA, TABLE_NAME FROM '
-                                                   'information_schema.METADATA_LOCK_INFO')),
+                # held locks (FLUSH TABLES WITH READ LOCK shows as MDL_BACKUP_*); not the moment's shared reads of
+                # the mysql schema by the server's own threads (the replica updating gtid_slave_pos, statistics)
+                locks=sorted(str(r) for r in s.sql("SELECT LOCK_MODE, LOCK_TYPE, TABLE_SCHEMA, TABLE_NAME FROM "
+                                                   "information_schema.METADATA_LOCK_INFO WHERE NOT "
+                                                   "(LOCK_MODE = 'MDL_SHARED' AND TABLE_SCHEMA = 'mysql')")),
                 max_connections=s.value('SELECT @@GLOBAL.max_connections'))
         with open(os.path.join(lab.dir, name, 'mysqld.pid')) as handle:
             state[name]['pid'] = handle.read().strip()
