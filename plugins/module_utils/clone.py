@@ -21,7 +21,7 @@ import time
 
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.replication import (
-    fetch_master_pos, fetch_slave_pos, flush_and_lock, replica_status, unlock)
+    SCHEMA_BYTES, fetch_master_pos, fetch_slave_pos, flush_and_lock, replica_status, unlock)
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 # Client programs per flavor.
@@ -98,6 +98,90 @@ def missing_tools(method, flavor, transport=(), timeout=30):
             missing.append('%s is not installed on the target host%s' % (
                 name, '' if not transport else ' (or the transport %s does not reach it)' % ' '.join(transport)))
     return missing
+
+
+# Files of a datadir a hot backup does not copy: binary and relay logs and their indexes. (The redo log counts: the
+# target server makes one of its own at its first start.)
+_NOT_IN_A_BACKUP = re.compile(r'^(.*\.\d{6,}|.*\.index)$')
+
+
+def copy_bytes(method, datadir=None, schema_bytes=None):
+    """Bytes a copy writes on the target host: the datadir (cold, snapshot), the datadir without binary and
+    relay logs (physical), the data and indexes of the schemas (logical, ``schema_bytes``: name -> bytes)."""
+    if method == 'logical':
+        return sum(int(n or 0) for n in (schema_bytes or {}).values())
+    if not datadir or not os.path.isdir(datadir):
+        raise CopyError('the source datadir %s is not a directory on the source host' % datadir)
+    total = 0
+
+    def unreadable(exc):
+        raise CopyError('the source datadir cannot be read on the source host to measure the copy: %s' % exc)
+    for top, _dirs, files in os.walk(datadir, onerror=unreadable):
+        for name in files:
+            if method == 'physical' and top == datadir and _NOT_IN_A_BACKUP.match(name):
+                continue
+            try:
+                total += os.lstat(os.path.join(top, name)).st_size
+            except OSError:
+                pass  # a file that went away meanwhile (a running server's temporary files)
+    return total
+
+
+# Run on the target host: the free space of the filesystem that will hold target_dir (its nearest existing
+# directory), and what target_dir holds on that filesystem now (freed when the target's datadir is emptied).
+_SPACE_SCRIPT = ('t=%s; d="$t"; while [ ! -e "$d" ]; do d=$(dirname -- "$d"); done; df -Pk -- "$d" | tail -n 1; '
+                 'if [ -d "$t" ]; then du -sxk -- "$t"; else echo 0; fi')
+
+
+def target_space(target_dir, transport=(), timeout=600):
+    """dict(free, held, mount) in bytes for ``target_dir`` on the target host (through ``transport``)."""
+    script = _SPACE_SCRIPT % shlex.quote(target_dir)
+    argv = list(transport) + [script] if transport else ['sh', '-c', script]
+    try:
+        done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout, check=False,
+                              universal_newlines=True)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CopyError('the free space for %s on the target host could not be measured: %s' % (target_dir, exc))
+    try:
+        df, du = done.stdout.strip().splitlines()[-2:]
+        fields = df.split()
+        return dict(free=int(fields[3]) * 1024, mount=' '.join(fields[5:]), held=int(du.split()[0]) * 1024)
+    except (ValueError, IndexError):
+        raise CopyError('the free space for %s on the target host could not be measured: %s' % (
+            target_dir, _last((done.stderr or done.stdout or 'no answer').encode())))
+
+
+def needed_bytes(data, margin):
+    return int(data * (100 + margin) / 100)
+
+
+def space_problem(method, data, target_dir, space, margin):
+    """None when the target has room for ``data`` bytes + ``margin`` percent, else what is missing and what to do."""
+    needed = needed_bytes(data, margin)
+    # an emptied datadir frees what it holds; a logical load adds to the running target's files
+    available = space['free'] + (space['held'] if method != 'logical' else 0)
+    if needed <= available:
+        return None
+    return ('not enough free space on the target host for the %s copy: it needs %s bytes (%s of data on the source + '
+            '%d%% margin) in %s, but the filesystem %s has %s bytes free%s. Free space there, put the target datadir '
+            'on a larger filesystem, or (if you know the copy fits) lower space_margin (clone_slave_space_margin) or '
+            'set check_space=false (clone_slave_skip_space_check=true)' % (
+                method, needed, _human(data), margin, target_dir, space['mount'], space['free'],
+                ' (+ %s bytes its datadir holds now)' % space['held'] if method != 'logical' and space['held'] else ''))
+
+
+def check_space(method, target_dir, transport=(), margin=10, datadir=None, server=None, schemas=None):
+    """Measure what the copy needs and what the target host has: dict(needed, data, free, held, mount, margin,
+    problem); ``problem`` is None when it fits. ``server`` (the source) gives the sizes of a logical copy and the
+    datadir of a physical one when ``datadir`` is not given."""
+    if method == 'logical':
+        sizes = {row['name']: row['bytes'] for row in server.sql(SCHEMA_BYTES)}
+        data = copy_bytes(method, schema_bytes=dict((name, sizes.get(name, 0)) for name in schemas or ()))
+    else:
+        data = copy_bytes(method, datadir=datadir or server.variable('datadir'))
+    space = target_space(target_dir, transport)
+    problem = space_problem(method, data, target_dir, space, margin)
+    return dict(space, data=data, needed=needed_bytes(data, margin), margin=margin, problem=problem)
 
 
 def stream(produce, receive, progress_file=None, timeout=None, chunk=1 << 20, producer_ok=(0,)):

@@ -151,12 +151,14 @@ def is_sensitive(statement):
     return isinstance(statement, str) and bool(_SENSITIVE_RE.search(statement))
 
 
-def _number(value, what, minimum=0, kind=int):
+def _number(value, what, minimum=0, kind=int, maximum=math.inf):
     ok_type = (int,) if kind is int else (int, float)
     if isinstance(value, bool) or not isinstance(value, ok_type):
         raise ValueError('%s must be a number (%s), not %r' % (what, kind.__name__, value))
     if (isinstance(value, float) and not math.isfinite(value)) or value < minimum:
         raise ValueError('%s must be a number >= %s, not %r' % (what, minimum, value))
+    if value > maximum:
+        raise ValueError('%s must be a number from %s to %s, not %r' % (what, minimum, maximum, value))
     return repr(value)
 
 
@@ -184,10 +186,21 @@ USE_GTID_VALUES = ('no', 'current_pos', 'slave_pos')
 MASKED_PASSWORD = "'********'"
 
 
+# What the server takes for each numeric option (lowest, highest); the others: from 0.
+OPTION_BOUNDS = dict(master_port=(1, 65535), master_connect_retry=(1, 31536000), master_heartbeat_period=(0, 4294967),
+                     master_delay=(0, 2147483647))
+_CONTROL = re.compile('[\x00-\x1f\x7f]')
+
+
 def _option_value(name, kind, value, mask, quote=quote_string):
     if kind in ('str', 'password'):
         if not isinstance(value, str):
             raise ValueError('option %s must be a string, not %r' % (name, value))
+        if kind == 'str' and _CONTROL.search(value) or '\x00' in value:
+            raise ValueError('option %s must not hold a newline, NUL or other control character' % name)
+        if name == 'master_host' and not (value.strip() == value and 0 < len(value) <= 255 and ' ' not in value):
+            raise ValueError('option master_host must be a host name or address (1 to 255 characters, no spaces), '
+                             'not %r' % value)
         return MASKED_PASSWORD if kind == 'password' and mask else quote(value)
     if kind == 'bool':
         if value not in (True, False):  # also accepts 0 and 1
@@ -197,9 +210,10 @@ def _option_value(name, kind, value, mask, quote=quote_string):
         if str(value).lower() not in USE_GTID_VALUES:
             raise ValueError('option %s must be one of %s, not %r' % (name, ', '.join(USE_GTID_VALUES), value))
         return str(value).lower()
-    if kind == 'port' and not isinstance(value, bool) and isinstance(value, int) and value > 65535:
-        raise ValueError('option %s must be a port number, not %r' % (name, value))
-    return _number(value, 'option %s' % name, kind=float if kind == 'float' else int)
+    low, high = OPTION_BOUNDS.get(name, (0, math.inf))
+    if kind == 'port' and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+        raise ValueError('option %s must be a port number (%s to %s), not %r' % (name, low, high, value))
+    return _number(value, 'option %s' % name, kind=float if kind == 'float' else int, minimum=low, maximum=high)
 
 
 def _change_master_options(flavor, args, mask, prefix):

@@ -10,6 +10,7 @@ __metaclass__ = type
 import time
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect
+from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
@@ -176,6 +177,9 @@ def change_master_plan(status, options):
 
 USER_SCHEMAS = ("SELECT schema_name AS name FROM information_schema.schemata WHERE schema_name NOT IN "
                 "('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant')")
+# Bytes of data and indexes per schema (what a logical copy roughly writes on its target).
+SCHEMA_BYTES = ("SELECT table_schema AS name, COALESCE(SUM(data_length + index_length), 0) AS bytes "
+                "FROM information_schema.tables GROUP BY table_schema")
 
 
 def replica_conflicts(server, master_gtid, master_host=None, master_port=None, replica_gtid=None):
@@ -199,6 +203,8 @@ def change_master(server, options, channel='', start=True, check_mode=False, mas
     Statements are reported with the password masked.
     """
     flavor = server.flavor
+    if start_gtid is not None:
+        parse_gtid(start_gtid, flavor.name)  # a GTID position that does not parse fails here, before anything changes
     status = replica_status(server, channel)
     differ = change_master_plan(status, options)
     problems = replica_conflicts(server, master_gtid_executed, options.get('master_host'), options.get('master_port'),
@@ -254,6 +260,8 @@ def wait_for_pos(server, gtid=None, position=None, timeout=60, channel='', requi
     if (gtid is None) == (position is None):
         raise ValueError('wait_for_pos needs exactly one of gtid and position')
     flavor = server.flavor
+    if gtid is not None:
+        parse_gtid(gtid, flavor.name)  # says what is wrong with a GTID set that does not parse
     deadline = time.time() + timeout
     if quick and not require_running and _wait_statement(server, gtid, position, min(1, int(timeout)), channel):
         return None

@@ -64,6 +64,19 @@ options:
     description: Seconds the copy may take.
     type: int
     default: 86400
+  check_space:
+    description:
+      - In check mode, also check that the filesystem of O(target_dir) on the target host (reached through
+        O(transport)) has room for the copy, and fail when it has not. The copy is measured on the source host
+        (C(cold), C(snapshot) - the datadir; C(physical) - the datadir without binary and relay logs;
+        C(logical) - data and indexes of the schemas); the target's free space counts what O(target_dir) holds
+        now, except for C(logical) (the target keeps its files while it loads).
+    type: bool
+    default: true
+  space_margin:
+    description: Percent added to the measured size of the copy before it is compared with the free space (0 to 1000).
+    type: int
+    default: 10
 attributes:
   check_mode:
     support: full
@@ -71,9 +84,16 @@ attributes:
       - Reports the commands it would run and copies nothing; fails when the copy could not run (the source does not
         answer, a tool is missing on the source host or, through O(transport), on the target host), so that a
         procedure can check this before it changes anything.
+      - With O(check_space), also fails when the target host has not enough free space for the copy.
 '''
 
 EXAMPLES = r'''
+- name: Make a private directory for this run's progress file (no predictable name in /tmp)
+  ansible.builtin.tempfile:
+    state: directory
+    prefix: replicant-clone-
+  register: run_dir
+
 - name: Stream a hot backup of db2 into db4's empty datadir
   replicant.mysql.mysql_clone_copy:
     login_unix_socket: /run/mysqld/mysqld.sock
@@ -83,7 +103,7 @@ EXAMPLES = r'''
     source_defaults_file: /etc/mysql/my.cnf
     target_dir: /var/lib/mysql
     transport: [ssh, -o, BatchMode=yes, root@db4.example.com]
-    progress_file: /tmp/clone-db4.progress
+    progress_file: "{{ run_dir.path }}/progress"
   async: 86400
   poll: 10
 '''
@@ -110,6 +130,13 @@ commands:
   returned: always
   type: list
   elements: str
+space:
+  description:
+    - What the copy needs and what the target host has, in bytes (check mode with O(check_space) and O(target_dir)).
+    - C(data) measured on the source, C(needed) with the margin, C(free) on the filesystem C(mount) of O(target_dir),
+      C(held) what O(target_dir) holds now, C(margin) in percent, C(problem) the refusal or null.
+  returned: check mode with O(check_space)
+  type: dict
 '''
 
 import os
@@ -118,8 +145,9 @@ import shlex
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils import clone
-from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, connect
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, check_ranges, connect
 from ansible_collections.replicant.mysql.plugins.module_utils.replication import USER_SCHEMAS
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 
 def main():
@@ -135,6 +163,8 @@ def main():
             transport=dict(type='list', elements='str', default=[]),
             progress_file=dict(type='path'),
             timeout=dict(type='int', default=86400),
+            check_space=dict(type='bool', default=True),
+            space_margin=dict(type='int', default=10),
         ),
         required_if=[('method', 'physical', ('source_defaults_file', 'target_dir')),
                      ('method', 'logical', ('target_options_file',)),
@@ -142,14 +172,18 @@ def main():
                      ('method', 'snapshot', ('datadir', 'target_dir'))],
         supports_check_mode=True,
     )
+    check_ranges(module)
     p = module.params
-    options_file = None
+    options_file = server = None
     try:
         schemas = p['schemas']
+        if p['method'] == 'logical' and schemas is None or module.check_mode and p['method'] in ('physical', 'logical'):
+            server = connect(module)  # check mode: the source must answer before anything changes
         if p['method'] == 'logical' and schemas is None:
-            server = connect(module)
             schemas = sorted(row['name'] for row in server.sql(USER_SCHEMAS))
-            server.close()
+        if server is not None and not module.check_mode:
+            server.close()  # no idle session held open for the whole copy
+            server = None
         if p['method'] in ('physical', 'logical'):
             options_file = clone.option_file(p['login_user'], p['login_password'], socket=p['login_unix_socket'],
                                              host=p['login_host'], port=p['login_port'] if p['login_host'] else None,
@@ -161,23 +195,31 @@ def main():
             receive = list(p['transport']) + [' '.join(shlex.quote(word) for word in receive)]
         commands = [' '.join(produce), ' '.join(receive)]
         if module.check_mode:
-            # What the copy needs, checked before anything changes: the source answers (above, or here), the tools.
-            if p['method'] == 'physical' and schemas is None:
-                connect(module).close()
+            # What the copy needs, checked before anything changes: the source answers (above), the tools, the space.
             missing = clone.missing_tools(p['method'], p['flavor'], p['transport'])
             if missing:
                 module.fail_json(msg='the %s copy cannot run: %s; install them (e.g. the mariadb-backup and '
                                      'mariadb-client packages). Nothing was changed' % (p['method'], '; '.join(missing)),
                                  commands=commands)
-            module.exit_json(changed=True, commands=commands)
+            if not (p['check_space'] and p['target_dir']):
+                module.exit_json(changed=True, commands=commands)
+            space = clone.check_space(p['method'], p['target_dir'], p['transport'], p['space_margin'],
+                                      datadir=p['datadir'], server=server, schemas=schemas)
+            if space['problem']:
+                module.fail_json(msg='%s. Nothing was changed' % space['problem'], commands=commands, space=space)
+            module.exit_json(changed=True, commands=commands, space=space)
         if p['method'] == 'logical' and not schemas:
             module.exit_json(changed=False, commands=commands, bytes=0, seconds=0, mb_per_s=0, gtid=None)
         # a snapshot copies files of a running server: tar's "file changed as we read it" (exit 1) is expected
         result = clone.stream(produce, receive, progress_file=p['progress_file'], timeout=p['timeout'],
                               producer_ok=(0, 1) if p['method'] == 'snapshot' else (0,))
-    except (clone.CopyError, ValueError) as exc:
-        module.fail_json(msg='copy from %s failed: %s' % (p['login_unix_socket'] or p['login_host'] or 'the source', exc))
+    except (clone.CopyError, ValueError, ServerError) as exc:
+        module.fail_json(msg='%s from %s failed: %s%s' % (
+            'checking the copy' if module.check_mode else 'copy', p['login_unix_socket'] or p['login_host'] or 'the source',
+            exc, '. Nothing was changed' if module.check_mode else ''))
     finally:
+        if server is not None:
+            server.close()
         if options_file and os.path.exists(options_file):
             os.unlink(options_file)
     module.exit_json(changed=True, commands=commands, **result)

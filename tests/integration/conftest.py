@@ -162,8 +162,15 @@ class Lab:
                       password=password if password is not None else h['replicant_login_password'], name=name)
 
 
+def lab_address(address):
+    """A test's loopback address, moved to the network REPLICANT_LAB_NET (e.g. 127.0.71) when that is set, so
+    that two checkouts can run the same test files at once without their labs colliding."""
+    net = os.environ.get('REPLICANT_LAB_NET')
+    return '%s.%s' % (net, address.rsplit('.', 1)[1]) if net else address
+
+
 def lab_vars(directory, address, **more):
-    return dict(dict(lab_dir=directory, lab_base_address=address, lab_timeout=60), **more)
+    return dict(dict(lab_dir=directory, lab_base_address=lab_address(address), lab_timeout=60), **more)
 
 
 @pytest.fixture(scope='session')

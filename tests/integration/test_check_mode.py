@@ -9,9 +9,11 @@ files, inventory) by content; the files the collection could leave in /tmp. Each
 import glob
 import hashlib
 import os
+import subprocess
 import tempfile
 
 import pytest
+import yaml
 
 from conftest import Lab, lab_vars, run_playbook
 
@@ -60,8 +62,11 @@ def snapshot(lab):
                 replication=st and dict((k, st[k]) for k in ('master_host', 'master_port', 'master_user',
                                                              'using_gtid', 'io_running', 'sql_running')),
                 databases=sorted(r['Database'] for r in s.sql('SHOW DATABASES')),
-                locks=sorted(str(r) for r in s.sql('SELECT LOCK_MODE, LOCK_TYPE, TABLE_SCHEMA, TABLE_NAME FROM '
-                                                   'information_schema.METADATA_LOCK_INFO')),
+                # held locks (FLUSH TABLES WITH READ LOCK shows as MDL_BACKUP_*); not the moment's shared reads of
+                # the mysql schema by the server's own threads (the replica updating gtid_slave_pos, statistics)
+                locks=sorted(str(r) for r in s.sql("SELECT LOCK_MODE, LOCK_TYPE, TABLE_SCHEMA, TABLE_NAME FROM "
+                                                   "information_schema.METADATA_LOCK_INFO WHERE NOT "
+                                                   "(LOCK_MODE = 'MDL_SHARED' AND TABLE_SCHEMA = 'mysql')")),
                 max_connections=s.value('SELECT @@GLOBAL.max_connections'))
         with open(os.path.join(lab.dir, name, 'mysqld.pid')) as handle:
             state[name]['pid'] = handle.read().strip()
@@ -70,8 +75,9 @@ def snapshot(lab):
         if os.path.isfile(path) and '/data/' not in path and not path.endswith(('.log', '.err')) and '/tmp-host/' not in path:
             files[path] = digest(path)
     state['files'] = files
-    # what the collection once left in /tmp under fixed names (other tests and benches have their own)
-    state['tmp'] = sorted(glob.glob('/tmp/replicant-clone-*') + glob.glob('/tmp/*lab[1-4]*'))
+    # what the collection once left in /tmp under fixed names (/tmp/replicant-clone-<target>.cnf, ...); the private
+    # run directories (/tmp/replicant-clone-XXXXXXXX) of other runs on the machine may come and go meanwhile
+    state['tmp'] = sorted(glob.glob('/tmp/*lab[1-4]*'))
     return state
 
 
@@ -114,15 +120,18 @@ def test_check_diff_changes_nothing(lab, playbook, extra):
         elif value == 'DOT':
             extra[key] = os.path.join(lab.dir, 'tree.dot')
     before = snapshot(lab)
+    # -v: every task's result is printed (as the oneline callback would), so a secret in a fact or a result shows
     if playbook == 'lab':
-        run = run_playbook('playbooks/lab.yml', extra_vars=dict(lab.extra_vars, **extra), check=True, diff=True)
+        run = run_playbook('playbooks/lab.yml', extra_vars=dict(lab.extra_vars, **extra), check=True, diff=True,
+                           more_args=['-v'])
     else:
         run = run_playbook('playbooks/%s.yml' % playbook, inventory=lab.inventory, extra_vars=extra, check=True,
-                           diff=True)
+                           diff=True, more_args=['-v'])
     after = snapshot(lab)
     assert after == before, (changes(before, after), run.output[-3000:])
     assert run.rc == 0, run.output
-    leaked = [line for line in run.output.splitlines() if 'lab-admin-secret' in line or 'lab-repl-secret' in line]
+    leaked = [line for line in run.output.splitlines() if any(
+        secret in line for secret in ('lab-admin-secret', 'lab-repl-secret', 'lab-app-secret'))]
     assert not leaked, leaked[:5]
 
 
@@ -138,12 +147,23 @@ BAD = [
     ('clone_slave', dict(target='lab4', method='cold', source='lab1'), 'the cold method stops its donor'),
     ('clone_slave', dict(target='lab4', method='physical', clone_slave_transport=['false']),
      'mbstream is not installed on the target host'),
+    ('clone_slave', dict(target='lab4', clone_slave_timeout=0), 'clone_slave_timeout must be a whole number from 1 to 86400, not 0'),
+    ('clone_slave', dict(target='lab4', clone_slave_poll=-2), 'clone_slave_poll must be a whole number from 1 to 3600'),
+    ('clone_slave', dict(target='lab4', method='snapshot', clone_slave_lock_lease=0), 'clone_slave_lock_lease must be'),
+    ('clone_slave', dict(target='lab4', clone_slave_lock_lease=90, clone_slave_timeout=60),
+     'clone_slave_lock_lease (90) must not exceed clone_slave_timeout (60)'),
+    ('clone_slave', dict(target='lab4', clone_slave_catch_up_timeout=0), 'clone_slave_catch_up_timeout must be'),
+    ('clone_slave', dict(target='lab4', clone_slave_max_lag=-1), 'clone_slave_max_lag must be'),
+    ('clone_slave', dict(target='lab4', clone_slave_space_margin=1001), 'clone_slave_space_margin must be a whole number from 0'),
     ('promote_master', dict(new_master='lab9'), 'lab9 is not a server of the inventory'),
     ('promote_master', dict(installation='crm'), 'no installation named crm'),
     ('promote_master', dict(new_master='lab2', force=['lag']), 'lag'),
     ('promote_master', dict(new_master='lab4'), 'lab4'),
     ('promote_master', dict(new_master='lab2', write_inventory='/proc/replicant.yml'), 'not writable'),
     ('promote_master', dict(new_master='lab2', promote_master_wait_timeout=0), 'wait_timeout must be'),
+    ('promote_master', dict(new_master='lab2', promote_master_connect_retry=0), 'connect_retry must be from 1'),
+    ('promote_master', dict(new_master='lab2', promote_master_heartbeat_period=-1), 'heartbeat_period must be from 0'),
+    ('failover', dict(force=['split_brain'], promote_master_heartbeat_period=-1), 'heartbeat_period must be from 0'),
     ('failover', dict(), 'split_brain'),
     ('relocate', dict(), 'Give the replica to move'),
     ('relocate', dict(replica='lab9', new_master='lab2'), 'lab9 is not a server of the inventory'),
@@ -153,6 +173,9 @@ BAD = [
     ('topology', dict(installation='crm'), 'no installation named crm'),
     ('topology', dict(topology_workers=0), 'workers must be from 1'),
     ('setup_replication', dict(installation='crm'), 'no installation named crm'),
+    ('setup_replication', dict(configure_restart_timeout=0), 'configure_restart_timeout must be a whole number from 1'),
+    ('setup_replication', dict(configure_server_id=0), 'configure_server_id must be a whole number from 1 to 4294967295'),
+    ('setup_replication', dict(configure_gtid_domain_id=-1), 'configure_gtid_domain_id must be a whole number from 0'),
     ('check_replication', dict(installation='crm'), 'no installation named crm'),
 ]
 
@@ -164,3 +187,43 @@ def test_bad_input_is_refused_and_changes_nothing(lab, playbook, extra, message)
     after = snapshot(lab)
     assert run.rc != 0 and message in run.output, run.output[-3000:]
     assert after == before, (changes(before, after), run.output[-3000:])
+
+
+def test_a_target_without_room_for_the_copy_is_refused_before_anything_changes(lab, tmp_path):
+    """lab4's datadir on a real small filesystem (a 64 KB tmpfs): the copy does not fit, clone_slave says so
+    (host, bytes needed and free, what to do) before it changes anything; the margin and the skip option work."""
+    small = tempfile.mkdtemp(prefix='replicant-check-small-', dir='/var/tmp')
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k,mode=0755', 'replicant-small', small], check=True)
+    try:
+        with open(lab.inventory) as handle:
+            inventory = yaml.safe_load(handle)
+        for group in inventory['all']['children']['mysql']['children'].values():
+            if 'lab4' in ((group or {}).get('hosts') or {}):
+                group['hosts']['lab4']['replicant_datadir'] = os.path.join(small, 'data')
+        moved = str(tmp_path / 'inventory.yml')
+        with open(moved, 'w') as handle:
+            yaml.safe_dump(inventory, handle)
+        before = snapshot(lab)
+        runs = {}
+        for key, extra, check in (('physical', dict(method='physical'), False),
+                                  ('logical', dict(method='logical', clone_slave_space_margin=1000), False),
+                                  ('logical fits', dict(method='logical'), True),
+                                  ('skipped', dict(method='cold', clone_slave_skip_space_check=True), True)):
+            runs[key] = run_playbook('playbooks/clone_slave.yml', inventory=moved, check=check,
+                                     extra_vars=dict(extra, target='lab4', source='lab2'))
+        assert snapshot(lab) == before and os.listdir(small) == []
+        for key in ('physical', 'logical'):
+            out = runs[key].output
+            assert runs[key].rc != 0, out[-3000:]
+            for part in ('clone_slave refuses target lab4 from source lab2 (%s)' % key, 'not enough free space on the '
+                         'target host', 'in %s/data, but the filesystem %s has' % (small, small), 'clone_slave_space_margin',
+                         'clone_slave_skip_space_check=true', 'Nothing was changed'):
+                assert part in out, (key, part, [line for line in out.splitlines() if 'fatal:' in line or 'msg' in line])
+        assert '1000% margin' in runs['logical'].output
+        for key in ('logical fits', 'skipped'):
+            assert runs[key].rc == 0, runs[key].output[-3000:]
+        assert 'space on lab4: the copy needs' in runs['logical fits'].output
+        assert 'space on lab4 not checked' in runs['skipped'].output
+    finally:
+        subprocess.run(['umount', small], check=True)
+        os.rmdir(small)

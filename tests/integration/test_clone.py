@@ -11,6 +11,9 @@ from ansible_collections.replicant.mysql.plugins.module_utils.replication import
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 PLAYBOOK = 'playbooks/clone_slave.yml'
+# The start of a transport (sh -c ... NAME RECEIVER) that runs what clone_slave checks before anything changes (are the
+# tools there, how much space is free) on the target host, as a real one would; the rest decides what the copy gets.
+CHECKS_ONLY = 'case "$1" in "command -v "*|*"df -Pk"*) exec sh -c "$1";; esac; '
 
 
 @pytest.fixture(scope='module')
@@ -97,6 +100,39 @@ def test_each_method_while_the_master_takes_writes(lab, method):
     assert rows >= writer.count
 
 
+HOSTILE_SCHEMAS = ['mysql`#', '--no-data', "it's"]
+
+
+def test_hostile_schema_names_are_copied_and_dropped_literally(lab):
+    """A logical clone of a source whose schemas are named like an identifier escape (mysql`#), a dump option
+    (--no-data) and a quote, onto a target with such a schema of its own: the target's schemas are dropped by their
+    exact names (its mysql schema stays), and the hostile ones arrive with their rows."""
+    def q(name):
+        return '`%s`' % name.replace('`', '``')
+    with app(lab) as m:
+        for name in HOSTILE_SCHEMAS:
+            m.sql('CREATE DATABASE %s' % q(name))
+            m.sql('CREATE TABLE %s.t (v VARCHAR(20))' % q(name))
+            m.sql('INSERT INTO %s.t VALUES (%%s)' % q(name), (name,))
+    try:
+        with lab.server('lab4') as s:
+            s.sql('SET SESSION sql_log_bin = 0')
+            s.sql('CREATE DATABASE IF NOT EXISTS `only``here`')
+        run = clone(lab, method='logical', force=True)
+        assert run.rc == 0, run.output[-3000:]
+        with lab.server('lab4') as s:
+            schemas = [r['Database'] for r in s.sql('SHOW DATABASES')]
+            assert 'mysql' in schemas and 'only`here' not in schemas, schemas
+            assert s.value('SELECT COUNT(*) FROM mysql.user') > 0
+            for name in HOSTILE_SCHEMAS:
+                assert s.value('SELECT v FROM %s.t' % q(name)) == name
+        same_data_and_replicating(lab, 'lab4')
+    finally:
+        with app(lab) as m:
+            for name in HOSTILE_SCHEMAS:
+                m.sql('DROP DATABASE IF EXISTS %s' % q(name))
+
+
 def test_refuses_the_master_and_a_target_with_data(lab):
     run = clone(lab, method='physical')  # lab4 has data (from the cloning tests) and replicates
     assert run.rc != 0 and 'clone_slave refuses target lab4: it has data (shop)' in run.output
@@ -126,8 +162,8 @@ def test_rebuilds_a_broken_replica_with_force(lab):
 
 @pytest.mark.parametrize('method, source', [('snapshot', 'lab2'), ('cold', 'lab3')])
 def test_an_interrupted_clone_leaves_nothing_locked_and_the_source_running(lab, method, source):
-    # a transport that answers the check for the tools but fails the copy itself
-    failing = ['sh', '-c', 'case "$1" in "command -v "*) exit 0;; esac; exit 1', 'transport']
+    # a transport that runs the checks (tools, free space) on the target but fails the copy itself
+    failing = ['sh', '-c', CHECKS_ONLY + 'exit 1', 'transport']
     run = clone(lab, method=method, source=source, force=True, clone_slave_transport=failing)
     assert run.rc != 0 and 'copy from' in run.output
     note = 'after the interrupted %s clone' % method
@@ -149,7 +185,7 @@ def test_a_snapshot_clone_interrupted_with_ctrl_c_leaves_the_source_unlocked_and
     import json
     cmd = [os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO, PLAYBOOK), '-i', lab.inventory, '-e',
            json.dumps(dict(target='lab4', method='snapshot', source='lab2', force=True, clone_slave_lock_lease=5,
-                           clone_slave_transport=['sh', '-c', 'case "$1" in "command -v "*) exit 0;; esac; sleep 120',
+                           clone_slave_transport=['sh', '-c', CHECKS_ONLY + 'sleep 120.25',
                                                   'stall']))]
     proc = subprocess.Popen(cmd, cwd=REPO, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             universal_newlines=True)
@@ -180,4 +216,4 @@ def test_a_snapshot_clone_interrupted_with_ctrl_c_leaves_the_source_unlocked_and
         assert s.value('SELECT MASTER_GTID_WAIT(%s, 30)', (gtid,)) == 0
         assert not [r for r in s.sql('SHOW PROCESSLIST') if 'lock' in (r['State'] or '').lower()]
     assert time.time() - interrupted < 25
-    subprocess.run(['pkill', '-f', 'sleep 120'], check=False)
+    subprocess.run(['pkill', '-f', '^sleep 120.25$'], check=False)  # the stalled transport of this test only

@@ -16,12 +16,12 @@ import tempfile
 
 import pytest
 
-from conftest import Lab, lab_vars, run_playbook, run_tasks
+from conftest import Lab, lab_address, lab_vars, run_playbook, run_tasks
 
 from ansible_collections.replicant.mysql.plugins.module_utils import lock_holder
 
 EVIL = 'replicant-evil'
-ADDRESS = '127.0.30.21'
+ADDRESS = lab_address('127.0.30.21')
 
 
 @pytest.fixture(scope='module')

@@ -82,6 +82,9 @@ class FakeServer:
         rows = self.sql(statement, args)
         return rows[0] if rows else None
 
+    def variable(self, name):
+        return self.value('SELECT @@GLOBAL.%s' % name)
+
     def close(self):
         self.closed = True
 

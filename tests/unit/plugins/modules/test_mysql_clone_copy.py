@@ -50,7 +50,8 @@ def test_physical_copy_uses_a_private_option_file_and_never_shows_the_password(t
     before = set(glob.glob('/tmp/replicant-*.cnf'))
     result = run_module(mysql_clone_copy, dict(method='physical', source_defaults_file='/etc/mysql/lab1.cnf',
                                                target_dir='/srv/new', login_user='backup',
-                                               login_password='backup-secret-pw', login_unix_socket='/run/lab1.sock'),
+                                               login_password='backup-secret-pw', login_unix_socket='/run/lab1.sock',
+                                               check_space=False),
                         check_mode=True)
     producer, receiver = result['commands']
     assert producer.startswith('mariadb-backup --defaults-file=/tmp/replicant-') and '--stream=xbstream' in producer
@@ -62,7 +63,7 @@ def test_physical_copy_uses_a_private_option_file_and_never_shows_the_password(t
 def test_mysql_flavor_uses_xtrabackup(tmp_path, monkeypatch):
     reachable_with_tools(monkeypatch)
     result = run_module(mysql_clone_copy, dict(method='physical', flavor='mysql', source_defaults_file='/etc/my.cnf',
-                                               target_dir='/srv/new'), check_mode=True)
+                                               target_dir='/srv/new', check_space=False), check_mode=True)
     assert result['commands'][0].startswith('xtrabackup ') and result['commands'][1].startswith('xbstream ')
 
 
@@ -83,6 +84,65 @@ def test_each_method_names_what_it_needs():
 def test_check_mode_fails_when_a_tool_is_missing(tmp_path, monkeypatch):
     monkeypatch.setattr(mysql_clone_copy, 'connect', lambda module: FakeServer())
     result = run_module(mysql_clone_copy, dict(method='physical', flavor='mysql', source_defaults_file='/etc/my.cnf',
-                                               target_dir='/srv/new'), check_mode=True)
+                                               target_dir='/srv/new', check_space=False), check_mode=True)
     assert result.get('failed') and 'xtrabackup is not installed on the source host' in result['msg'], result
     assert 'xbstream is not installed on the target host' in result['msg'] and 'Nothing was changed' in result['msg']
+
+
+def test_check_mode_measures_the_copy_and_the_free_space_of_the_target(tmp_path):
+    source, target = datadir(tmp_path), tmp_path / 'target'
+    (target / 'old').mkdir(parents=True)
+    (target / 'old' / 'x.ibd').write_bytes(b'\1' * 200000)
+    result = run_module(mysql_clone_copy, dict(method='cold', datadir=str(source), target_dir=str(target / 'data')),
+                        check_mode=True)
+    space = result['space']
+    assert not result.get('failed') and space['problem'] is None, result
+    assert space['data'] == 65536 + 4096 and space['needed'] == int(69632 * 1.1) and space['free'] > 0
+    assert space['held'] == 0  # target/data does not exist yet: its nearest directory's filesystem is measured
+    held = run_module(mysql_clone_copy, dict(method='cold', datadir=str(source), target_dir=str(target)),
+                      check_mode=True)['space']['held']
+    assert held >= 200000  # what an emptied datadir frees counts as free
+    # the same measure through a transport (the target host's shell)
+    through = run_module(mysql_clone_copy, dict(method='cold', datadir=str(source), target_dir=str(target),
+                                                transport=['sh', '-c']), check_mode=True)
+    assert through['space']['held'] == held and through['space']['mount'] == space['mount'], through
+
+
+def test_a_target_without_room_is_refused_with_the_numbers(tmp_path, monkeypatch):
+    source, target = datadir(tmp_path), tmp_path / 'target'
+    monkeypatch.setattr(mysql_clone_copy.clone, 'target_space', lambda *a, **k: dict(free=50000, held=25000, mount='/small'))
+    result = run_module(mysql_clone_copy, dict(method='snapshot', datadir=str(source), target_dir=str(target)),
+                        check_mode=True)
+    assert result['failed'], result
+    for part in ('needs 76595 bytes', '/small has 50000 bytes free', '+ 25000 bytes its datadir holds',
+                 'clone_slave_skip_space_check=true', 'Nothing was changed'):
+        assert part in result['msg'], (part, result['msg'])
+    assert run_module(mysql_clone_copy, dict(method='snapshot', datadir=str(source), target_dir=str(target),
+                                             check_space=False), check_mode=True)['changed']
+    assert not run_module(mysql_clone_copy, dict(method='snapshot', datadir=str(source), target_dir=str(target),
+                                                 space_margin=0), check_mode=True).get('failed')
+
+
+def test_a_logical_copy_needs_the_size_of_its_schemas_and_a_physical_one_skips_the_logs(tmp_path, monkeypatch):
+    monkeypatch.setattr(mysql_clone_copy.clone, 'missing_tools', lambda *args, **kwargs: [])
+    monkeypatch.setattr(mysql_clone_copy.clone, 'target_space', lambda *a, **k: dict(free=10 ** 6, held=0, mount='/'))
+    server = FakeServer(rows={'SELECT schema_name': [{'name': 'shop'}, {'name': 'crm'}],
+                              'SELECT table_schema': [{'name': 'shop', 'bytes': 700000}, {'name': 'crm', 'bytes': 300000},
+                                                      {'name': 'mysql', 'bytes': 5 * 10 ** 6}]})
+    result = run_module(mysql_clone_copy, dict(method='logical', target_options_file='/x.cnf', target_dir='/srv'),
+                        check_mode=True, server=server)
+    assert result['failed'] and 'needs 1100000 bytes' in result['msg'], result
+    source = datadir(tmp_path)
+    for name in ('ib_logfile0', 'binlog.000001', 'binlog.index', 'relay-bin.000002'):
+        (source / name).write_bytes(b'\0' * 10 ** 6)
+    monkeypatch.setattr(mysql_clone_copy.clone, 'target_space', lambda *a, **k: dict(free=10 ** 8, held=0, mount='/'))
+    server = FakeServer(values={'@@GLOBAL.datadir': str(source)})
+    result = run_module(mysql_clone_copy, dict(method='physical', source_defaults_file='/etc/my.cnf', target_dir='/srv'),
+                        check_mode=True, server=server)
+    assert result['space']['data'] == 65536 + 4096 + 10 ** 6 and result['space']['problem'] is None, result  # the redo log counts
+
+
+def test_space_margin_out_of_range_is_refused_first():
+    result = run_module(mysql_clone_copy, dict(method='cold', datadir='/data', target_dir='/srv', space_margin=-1),
+                        check_mode=True)
+    assert result['failed'] and 'space_margin must be from 0 to 1000' in result['msg'], result
