@@ -123,5 +123,8 @@ def test_a_procedure_stopped_half_way_keeps_its_record_and_a_finished_one_names_
     lease.end(holder, dict(changed=True, undone=False, old_master='db1', topology=dict(master='db2')))
     lease.end(holder, dict(changed=True, old_master='db1', msg='done', topology=dict(master='db2')))
     lease.end(holder, dict(changed=False, old_master='db1'))
-    assert holder.calls == [dict(keep=True, changed=True, master=None), dict(keep=False, changed=True, master='db2'),
-                           dict(keep=False, changed=False, master=None)]
+    assert holder.calls == [
+        dict(keep=True, changed=True, master=None),
+        dict(keep=False, changed=True, master='db2'),
+        dict(keep=False, changed=False, master=None),
+    ]
