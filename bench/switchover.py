@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,19 +69,31 @@ def ansible_env():
     return env
 
 
-def playbook(name, *args):
+def run_playbook(name, *args, timeout=None):
+    """ansible-playbook playbooks/``name`` ``args``: (command, return code, output); a timeout is a failure."""
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), os.path.join(REPO, 'playbooks', name)]
-    proc = subprocess.run(cmd + list(args), cwd=REPO, env=ansible_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, universal_newlines=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit('%s failed:\n%s' % (' '.join(cmd + list(args)), proc.stdout[-4000:]))
-    return proc.stdout
+    cmd += list(args)
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              universal_newlines=True, check=False, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        output = exc.stdout.decode(errors='replace') if isinstance(exc.stdout, bytes) else (exc.stdout or '')
+        return cmd, None, output + '\n(killed after %s s)' % timeout
+    return cmd, proc.returncode, proc.stdout
+
+
+def playbook(name, *args):
+    cmd, returncode, output = run_playbook(name, *args)
+    if returncode != 0:
+        raise SystemExit('%s failed:\n%s' % (' '.join(cmd), output[-4000:]))
+    return output
 
 
 class Lab:
-    def __init__(self, directory):
+    def __init__(self, directory, base_address=BASE_ADDRESS, servers=len(NAMES)):
         self.dir = directory
-        self.vars = json.dumps(dict(lab_dir=directory, lab_base_address=BASE_ADDRESS, lab_servers=3))
+        self.names = ['lab%d' % n for n in range(1, servers + 1)]
+        self.vars = json.dumps(dict(lab_dir=directory, lab_base_address=base_address, lab_servers=servers))
         self.inventory = os.path.join(directory, 'inventory.yml')
 
     def up(self):
@@ -160,27 +173,29 @@ class HAProxy:
 
 
 # -- the client ----------------------------------------------------------------------------------
+def connect_writable(addresses, user, password, **options):
+    """(connection, name) of the first of ``addresses`` ({name: (host, port)}) with read_only off, or (None, None)."""
+    for server, (host, port) in addresses.items():
+        try:
+            c = pymysql.connect(host=host, port=port, user=user, password=password, autocommit=True,
+                                connect_timeout=1, ssl_disabled=True, **options)
+            with c.cursor() as cur:
+                cur.execute('SELECT @@GLOBAL.read_only')
+                if cur.fetchone()[0] == 0:
+                    return c, server
+            c.close()
+        except pymysql.MySQLError:
+            continue
+    return None, None
+
+
 def writer(addresses, user, password, stop, out, first_id=0):
     """Insert increasing ids into the writable server; on error reconnect to whichever is writable."""
     acked = []
     conn, name, next_id = None, None, first_id
-
-    def connect():
-        for server, (host, port) in addresses.items():
-            try:
-                c = pymysql.connect(host=host, port=port, user=user, password=password, autocommit=True,
-                                    connect_timeout=1, ssl_disabled=True)
-                with c.cursor() as cur:
-                    cur.execute('SELECT @@GLOBAL.read_only')
-                    if cur.fetchone()[0] == 0:
-                        return c, server
-                c.close()
-            except pymysql.MySQLError:
-                continue
-        return None, None
     while not stop.is_set():
         if conn is None:
-            conn, name = connect()
+            conn, name = connect_writable(addresses, user, password)
             if conn is None:
                 time.sleep(0.0005)
                 continue
@@ -204,7 +219,6 @@ def proxied_writer(user, password, stop, out, threads, rate, first_id=0):
 
     Each acknowledged insert is recorded as (time, server_id of the server that took it, id).
     """
-    import threading
     acked, lock = [], threading.Lock()
     interval = float(threads) / rate
 
@@ -241,13 +255,17 @@ def proxied_writer(user, password, stop, out, threads, rate, first_id=0):
                 except Exception:
                     pass
                 conn = None
+    out.put(in_threads(one, threads, acked))
+
+
+def in_threads(one, threads, acked):
+    """Run one(0) ... one(threads - 1) in threads until they end; ``acked`` sorted."""
     workers = [threading.Thread(target=one, args=(n,)) for n in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    acked.sort()
-    out.put(acked)
+    return sorted(acked)
 
 
 # -- the three ways to switch ------------------------------------------------------------------------
@@ -329,7 +347,7 @@ def wait_replicating(lab, master, timeout=20):
     with lab.admin(master) as m, m.cursor() as cur:
         cur.execute('SELECT @@GLOBAL.gtid_binlog_pos')
         gtid = cur.fetchone()[0]
-    for name in NAMES:
+    for name in lab.names:
         if name == master:
             continue
         with lab.admin(name) as conn, conn.cursor() as cur:
@@ -550,7 +568,7 @@ def report(results, failovers, opts, lost):
 
 def write_docs(table):
     path = os.path.join(REPO, 'docs', 'benchmarks.md')
-    command = ' '.join(['.venv/bin/python', 'bench/switchover.py'] + [a for a in sys.argv[1:] if a != '--no-docs'])
+    command = command_line()
     section = '\n'.join([
         HEADING, '',
         'A planned switchover lab1 -> lab2 -> lab1 on a 3-server MariaDB 10.11 lab (127.0.40.31-33), four ways in',
@@ -578,10 +596,21 @@ def write_docs(table):
         'do with the switch (in diagnostic runs the clients saw no error in them); the commit gap of the switch is',
         'what the switch itself costs the application. At 600 commits/s (the earlier default) the replicas lagged',
         'by seconds when other work loaded the machine, and the switch waited for that lag under the lock.', ''])
+    replace_section(path, HEADING, section)
+
+
+def command_line():
+    """How this bench was run (for the docs), without --no-docs."""
+    return ' '.join(['.venv/bin/python', os.path.relpath(os.path.abspath(sys.argv[0]), REPO)]
+                    + [a for a in sys.argv[1:] if a != '--no-docs'])
+
+
+def replace_section(path, heading, section):
+    """Put ``section`` (starting with ``heading``) in the markdown file ``path``, in place of the old one or last."""
     text = open(path).read() if os.path.exists(path) else '# Benchmarks\n'
-    if HEADING in text:
-        start = text.index(HEADING)
-        following = text.find('\n## ', start + len(HEADING))
+    if heading in text:
+        start = text.index(heading)
+        following = text.find('\n## ', start + len(heading))
         text = text[:start] + section + (text[following + 1:] if following >= 0 else '')
     else:
         text = text.rstrip('\n') + '\n\n' + section
