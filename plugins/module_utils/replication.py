@@ -101,10 +101,16 @@ def start_replication(server, thread=None, channel='', check_mode=False):
     return [statement]
 
 
+def _thread_alive(status, thread):
+    """Whether a replication thread exists (to be stopped): running, or an IO thread still trying to connect
+    (Connecting: it retries only every connect retry)."""
+    return str(status['%s_running' % thread] or 'No').lower() != 'no'
+
+
 def stop_replication(server, thread=None, channel='', check_mode=False):
     status = replica_status(server, channel)
-    threads = ['io_running_ok', 'sql_running_ok'] if thread is None else ['%s_running_ok' % thread]
-    if status is None or not any(status[k] for k in threads):
+    threads = ['io', 'sql'] if thread is None else [thread]
+    if status is None or not any(_thread_alive(status, t) for t in threads):
         return []
     statement = dialect.sql(server.flavor, 'stop_replica', thread=thread, channel=channel)
     if not check_mode:
