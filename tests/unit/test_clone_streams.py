@@ -61,3 +61,10 @@ def test_the_bandwidth_cap_holds_the_rate():
     started = time.time()
     result = clone.stream(['head', '-c', '3000000', '/dev/zero'], ['sh', '-c', 'cat > /dev/null'], chunk=1 << 18, bandwidth=2)
     assert result['bytes'] == 3000000 and time.time() - started >= 1.2  # 3 MB at 2 MB/s: about 1.5 s
+
+
+def test_the_action_takes_the_copys_result_only_once_the_job_has_finished():
+    from ansible_collections.replicant.mysql.plugins.action.mysql_clone_copy import _job_result
+    assert _job_result('') is None and _job_result('{"started": true, "finished": false}') is None
+    assert _job_result('{"chang') is None  # being written
+    assert _job_result('{"changed": true, "bytes": 5, "_ansible_no_log": false}') == {'changed': True, 'bytes': 5}
