@@ -13,14 +13,14 @@ description:
     Nothing is staged on the Ansible controller or on disk on the source host.
   - C(physical) streams a hot backup (C(mariadb-backup --backup --stream=xbstream); C(xtrabackup) on MySQL)
     into C(mbstream -x) in O(target_dir) (which must exist and be empty), then prepares the backup there,
-    gives the files to O(owner) and returns the position the backup was taken at (RV(position)): the whole
+    gives the files to O(owner) and returns the position the backup was taken at (RV(position)) - the whole
     physical copy on the target side in one command through the transport.
   - C(logical) streams C(mariadb-dump --single-transaction --master-data=1 --gtid) of the user schemas into
     the target server's client, with C(sql_log_bin), C(unique_checks) and C(foreign_key_checks) off for the
     load session and a large C(max_allowed_packet); the dump sets the target's GTID position.
   - C(cold) and C(snapshot) stream a tar of O(datadir) into O(target_dir) (existing and empty) and give the files to
     O(owner) (the caller stops the server, or holds a read lock, around it).
-  - Run with C(async) and C(poll: 0), the action plugin follows the copy itself: it looks at the job and at the
+  - Run with C(async) and C(poll=0), the action plugin follows the copy itself - it looks at the job and at the
     copy's progress file every O(poll) seconds with one shell command (no module started on the host), shows
     the progress line, renews the source's read lock with O(renew_lock), and returns the copy's result when it
     has finished. Without O(progress_file) it uses a private directory on the source host, removed afterwards.
@@ -73,7 +73,7 @@ options:
   compress:
     description:
       - Compress the stream between the hosts (C(zstd), C(lz4) or C(gzip), fast levels; the tool must be on both
-        hosts): the source host compresses behind the producer, the target host decompresses in front of the
+        hosts) - the source host compresses behind the producer, the target host decompresses in front of the
         receiver. Worth it over a slow network; on one host or a fast LAN it only costs CPU.
       - RV(bytes) and the progress then count compressed bytes, and a logical copy does not return RV(gtid).
     type: str
@@ -87,7 +87,7 @@ options:
   streams:
     description:
       - C(logical) - number of dump streams loaded into the target at once (per table, the tables shared among them
-        by size). All start from one consistent state: the source is read-locked (C(FLUSH TABLES WITH READ LOCK))
+        by size). All start from one consistent state - the source is read-locked (C(FLUSH TABLES WITH READ LOCK))
         only until each stream has opened its snapshot, and the GTID position read under that lock is set on the
         target at the end of the first stream.
       - One stream (C(mariadb-dump --master-data)) when there are fewer than two tables or any view.
