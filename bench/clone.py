@@ -18,13 +18,16 @@ Every timing ends with ``sync`` (and the page cache is flushed with ``sync`` bef
 Prints a markdown table of medians (and minimum) per method; tears the lab down.
 
     .venv/bin/python bench/clone.py [--mb 400] [--samples 3] [--methods physical,logical,cold,snapshot]
+    .venv/bin/python bench/clone.py --from-log LOG     # the table from the sample lines of a run's output
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import ast
 import importlib.util
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -167,7 +170,10 @@ def main():
     parser.add_argument('--address', default='127.0.76.11')
     parser.add_argument('--methods', default='physical,logical,cold,snapshot')
     parser.add_argument('--hand', default='raw,stream,dump,mydumper')
+    parser.add_argument('--from-log', help='only print the table from the sample lines of an earlier run')
     args = parser.parse_args()
+    if args.from_log:
+        return report_from_log(args.from_log)
     directory = tempfile.mkdtemp(prefix='replicant-bench-clone-', dir='/var/tmp')
     os.rmdir(directory)
     lab = playbooks.Lab(directory, playbooks.lab_vars(directory, args.address, lab_servers=2, lab_spares=1,
@@ -196,9 +202,16 @@ def main():
     finally:
         lab.down()
         shutil.rmtree(work, ignore_errors=True)
-    stream = statistics.median(s['whole'] for s in samples.get(plan[1][0] if len(plan) > 1 else '', [{'whole': 0}]))
-    print('\nSource datadir %.0f MB (%d MB of rows in %d tables loaded); %d samples per method, interleaved; medians (min)\n'
-          % (datadir / 1e6, args.mb, args.tables, args.samples))
+    print('\nSource datadir %.0f MB (%d MB of rows in %d tables loaded)' % (datadir / 1e6, args.mb, args.tables))
+    report(samples, [name for name, _ in plan])
+
+
+def report(samples, names):
+    """The markdown table of the samples (medians, minimum in brackets), in the order of ``names``."""
+    stream = [n for n in names if n.startswith('by hand: mariadb-backup')]
+    stream = statistics.median(s['whole'] for s in samples[stream[0]]) if stream and stream[0] in samples else 0
+    print('\n%s samples per method, interleaved; medians (min)\n' % '/'.join(
+        sorted({str(len(samples[n])) for n in names if n in samples})))
     print('| what | whole procedure (s) | copy step (s) | MB copied | verification (s) | tasks run (of listed) | '
           'whole / hand stream+prepare |')
     print('| --- | --- | --- | --- | --- | --- | --- |')
@@ -206,14 +219,29 @@ def main():
     def cell(values, fmt='%.1f'):
         values = [v for v in values if v is not None]
         return (fmt + ' (' + fmt + ')') % (statistics.median(values), min(values)) if values else '-'
-    for name, _ in plan:
-        got = samples[name]
+    for name in names:
+        got = samples.get(name)
+        if not got:
+            continue
         whole = statistics.median(s['whole'] for s in got)
         print('| %s | %s | %s | %s | %s | %s | %s |' % (
             name.replace('|', '\\|'), cell([s['whole'] for s in got]), cell([s['copy'] for s in got]),
             '%.0f' % (got[0]['bytes'] / 1e6) if got[0].get('bytes') else '-', cell([s.get('verify') for s in got]),
             '%d (%d)' % (got[0]['tasks'], got[0]['records']) if 'tasks' in got[0] else '-',
             '%.2f' % (whole / stream) if stream else '-'))
+
+
+def report_from_log(path):
+    """The table again from the ``sample N: name: {...}`` lines a (possibly interrupted) run printed."""
+    samples, names = {}, []
+    with open(path) as handle:
+        for line in handle:
+            match = re.match(r'sample \d+: (.*): (\{.*\})$', line.strip())
+            if match:
+                name = match.group(1)
+                names += [] if name in names else [name]
+                samples.setdefault(name, []).append(ast.literal_eval(match.group(2)))
+    report(samples, names)
 
 
 if __name__ == '__main__':
