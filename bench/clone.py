@@ -226,7 +226,7 @@ def report(samples, names):
         whole = statistics.median(s['whole'] for s in got)
         print('| %s | %s | %s | %s | %s | %s | %s |' % (
             name.replace('|', '\\|'), cell([s['whole'] for s in got]), cell([s['copy'] for s in got]),
-            '%.0f' % (got[0]['bytes'] / 1e6) if got[0].get('bytes') else '-', cell([s.get('verify') for s in got]),
+            '%.0f' % (statistics.median(s['bytes'] for s in got) / 1e6) if got[0].get('bytes') else '-', cell([s.get('verify') for s in got]),
             '%d (%d)' % (got[0]['tasks'], got[0]['records']) if 'tasks' in got[0] else '-',
             '%.2f' % (whole / stream) if stream else '-'))
 
