@@ -255,8 +255,9 @@ class _Pipe:
             if self.epilogue:
                 self.recv.stdin.write(self.epilogue)
             self.recv.stdin.close()
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # the receiver is gone: stop the producer, which nobody reads now
             self.error = exc
+            self.kill()
 
     def procs(self):
         return [self.prod, self.recv] + ([self.source] if self.source is not self.prod else [])
@@ -332,6 +333,9 @@ def stream_many(pipes, progress_file=None, timeout=None, chunk=1 << 20, producer
                 _report(progress_file, copied(), now - begin)
             if timeout and now - begin > timeout:
                 raise CopyError('the copy did not finish within %ss (%s copied)' % (timeout, _human(copied())))
+        broken = [pipe.error for pipe in running if pipe.error]  # pumps that broke before the loop looked
+        if broken:
+            raise CopyError(str(broken[0]))
     except (OSError, CopyError, ServerError) as exc:
         for pipe in running:
             pipe.kill()

@@ -68,3 +68,12 @@ def test_the_action_takes_the_copys_result_only_once_the_job_has_finished():
     assert _job_result('') is None and _job_result('{"started": true, "finished": false}') is None
     assert _job_result('{"chang') is None  # being written
     assert _job_result('{"changed": true, "bytes": 5, "_ansible_no_log": false}') == {'changed': True, 'bytes': 5}
+
+
+def test_a_receiver_gone_at_once_fails_the_copy_instead_of_leaving_its_producer_blocked(tmp_path):
+    # the producer writes more than a pipe holds: if nobody stopped it, waiting for it would never end
+    pipes = [(['head', '-c', '5000000', '/dev/zero'], ['sh', '-c', 'exit 1'], b'') for _ in range(2)]
+    started = time.time()
+    with pytest.raises(clone.CopyError):
+        clone.stream_many(pipes, started=lambda running: time.sleep(0.5))
+    assert time.time() - started < 10
