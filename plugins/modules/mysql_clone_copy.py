@@ -250,8 +250,8 @@ def main():
     try:
         schemas = p['schemas']
         streams = p['method'] == 'logical' and p['streams'] > 1
-        if p['method'] == 'logical' and (schemas is None or streams) or module.check_mode and p['method'] in ('physical',
-                                                                                                                'logical'):
+        measure = module.check_mode and p['method'] in ('physical', 'logical')  # the source answers; sizes for the space
+        if p['method'] == 'logical' and (schemas is None or streams) or measure:
             server = connect(module)  # check mode: the source must answer before anything changes
         if p['method'] == 'logical' and schemas is None:
             schemas = sorted(row['name'] for row in server.sql(USER_SCHEMAS))
