@@ -81,13 +81,13 @@ options:
     default: none
   bandwidth:
     description: Cap of the stream between the hosts in MB/s (10^6 bytes; after compression), to spare a busy source
-      or a shared link; 0 is no cap.
+      or a shared link; 0 is no cap. From 0 to 1000000.
     type: float
     default: 0
   streams:
     description:
       - C(logical) - number of dump streams loaded into the target at once (per table, the tables shared among them
-        by size). All start from one consistent state - the source is read-locked (C(FLUSH TABLES WITH READ LOCK))
+        by size), from 1 to 256. All start from one consistent state - the source is read-locked (C(FLUSH TABLES WITH READ LOCK))
         only until each stream has opened its snapshot, and the GTID position read under that lock is set on the
         target at the end of the first stream.
       - One stream (C(mariadb-dump --master-data)) when there are fewer than two tables or any view.
@@ -267,10 +267,6 @@ def main():
         receive = clone.receiver(p['method'], p['flavor'], target_dir=p['target_dir'], options_file=p['target_options_file'],
                                  owner=p['owner'])
         receive = clone.compressed(receive, p['compress'])
-        if p['streams'] < 1:
-            raise ValueError('streams must be at least 1, not %s' % p['streams'])
-        if p['bandwidth'] < 0:
-            raise ValueError('bandwidth must be 0 (no cap) or a positive number of MB/s, not %s' % p['bandwidth'])
         if p['transport']:
             receive = list(p['transport']) + [' '.join(shlex.quote(word) for word in receive)]
         commands = [' '.join(shlex.quote(word) for word in command) for command in (produce, receive)]

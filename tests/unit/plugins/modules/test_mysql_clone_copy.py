@@ -170,3 +170,10 @@ def test_space_margin_out_of_range_is_refused_first():
     result = run_module(mysql_clone_copy, dict(method='cold', datadir='/data', target_dir='/srv', space_margin=-1),
                         check_mode=True)
     assert result['failed'] and 'space_margin must be from 0 to 1000' in result['msg'], result
+
+
+def test_streams_and_bandwidth_out_of_range_are_refused_first():
+    for bad, said in ((dict(streams=0), 'streams must be from 1 to 256'), (dict(bandwidth=-1.5), 'bandwidth must be from 0')):
+        result = run_module(mysql_clone_copy, dict(dict(method='logical', target_options_file='/x.cnf', schemas=['a']),
+                                                   **bad))
+        assert result['failed'] and said in result['msg'] and 'nothing was done' in result['msg'], result
