@@ -349,6 +349,8 @@ ARGUMENTS = {
     'start_replica_until_gtid': {'gtid': REQUIRED, 'channel': ''},
     'checksum_tables': {'tables': REQUIRED},
     'user_tables': {},
+    'table_sizes': {},
+    'open_transactions': {},
     'binlog_settings': {},
     'gtid_enabled': {},
     'gtid_slave_pos_from_binlog': {},
@@ -362,6 +364,15 @@ ONE_FLAVOR_KEYS = {'gtid_slave_pos': MARIADB, 'persist_global': MYSQL, 'gtid_sla
 
 Statement = collections.namedtuple('Statement', 'key flavor since template')
 _ANY = (0, 0, 0)
+
+_TABLE_SIZES = ("SELECT table_schema AS db, table_name AS name, table_type AS type, "
+                "COALESCE(data_length, 0) + COALESCE(index_length, 0) AS bytes FROM information_schema.tables "
+                "WHERE table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant')")
+
+# sessions of this connection's user (the dump streams log in as it) with an open InnoDB transaction
+_OPEN_TRANSACTIONS = ("SELECT t.trx_mysql_thread_id AS id FROM information_schema.innodb_trx t "
+                      "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+                      "WHERE p.user = SUBSTRING_INDEX(USER(), '@', 1) AND p.id <> CONNECTION_ID()")
 
 STATEMENTS = [Statement(*row) for row in [
     # key, flavor, minimum version, template
@@ -458,6 +469,12 @@ STATEMENTS = [Statement(*row) for row in [
     ('user_tables', MARIADB, _ANY, "SELECT table_schema AS db, table_name AS name FROM information_schema.tables WHERE "
                                    "table_type = 'BASE TABLE' AND table_schema NOT IN "
                                    "('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant') ORDER BY 1, 2"),
+    # clone_slave: the user tables and views with their size (to share them among dump streams), and the sessions
+    # of its user with an open transaction (to see the dump streams' consistent snapshots start)
+    ('table_sizes', MYSQL, _ANY, _TABLE_SIZES),
+    ('table_sizes', MARIADB, _ANY, _TABLE_SIZES),
+    ('open_transactions', MYSQL, _ANY, _OPEN_TRANSACTIONS),
+    ('open_transactions', MARIADB, _ANY, _OPEN_TRANSACTIONS),
     # promote_master: a candidate master writes replicated transactions to its own binary log
     ('binlog_settings', MYSQL, _ANY, 'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates'),
     ('binlog_settings', MYSQL, (8, 0, 26),

@@ -60,7 +60,8 @@ RANGES = dict(timeout=(1, 86400), wait_timeout=(0.001, 86400), verify_timeout=(0
               lock_wait_timeout=(1, 3600), relay_log_timeout=(0.001, 86400), stall_timeout=(0.001, 86400),
               catch_up_timeout=(0.001, 86400), master_connect_timeout=(1, 3600), lag_threshold=(0, 31536000),
               max_lag=(0, 31536000), long_transaction=(0, 31536000), workers=(1, 256), max_servers=(1, 100000),
-              space_margin=(0, 1000), connect_retry=(1, 86400), heartbeat_period=(0, 4294967))
+              space_margin=(0, 1000), connect_retry=(1, 86400), heartbeat_period=(0, 4294967), streams=(1, 256),
+              bandwidth=(0, 1000000))
 
 
 def range_problems(params, names=None):

@@ -13,6 +13,9 @@ description:
     (replicas stop there with C(START SLAVE UNTIL); when O(other_is_master) the source is read-locked with
     C(FLUSH TABLES WITH READ LOCK) instead while its tables are checksummed), every user table gets a
     C(CHECKSUM TABLE) on both, and the replicas are started again - whatever happens.
+  - Both servers checksum at the same time, each through two connections that take its tables one after
+    the other, so the comparison costs about the time of the larger side's tables spread over two threads;
+    RV(seconds) reports it.
   - The replica is reached with the usual connection options, the source with the C(other_*) ones.
   - Only reads; it fails when a table differs (unless O(fail_on_difference=false)).
   - O(timeout) must be from 1 to 86400 seconds; O(other_port) a port number. Both are checked before
@@ -97,6 +100,10 @@ tables:
   description: Number of tables compared.
   returned: always
   type: int
+seconds:
+  description: How long the checksums took (both servers at once), apart from bringing them to one position.
+  returned: success, not in check mode
+  type: float
 gtid:
   description: The GTID position at which both were compared.
   returned: always

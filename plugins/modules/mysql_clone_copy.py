@@ -12,11 +12,18 @@ description:
     host, counting the bytes as they pass and appending a progress line per second to O(progress_file).
     Nothing is staged on the Ansible controller or on disk on the source host.
   - C(physical) streams a hot backup (C(mariadb-backup --backup --stream=xbstream); C(xtrabackup) on MySQL)
-    into C(mbstream -x) in O(target_dir); the target then prepares it.
+    into C(mbstream -x) in O(target_dir) (which must exist and be empty), then prepares the backup there,
+    gives the files to O(owner) and returns the position the backup was taken at (RV(position)) - the whole
+    physical copy on the target side in one command through the transport.
   - C(logical) streams C(mariadb-dump --single-transaction --master-data=1 --gtid) of the user schemas into
-    the target server's client, with C(sql_log_bin) off there; the dump sets the target's GTID position.
-  - C(cold) and C(snapshot) stream a tar of O(datadir) into O(target_dir) (the caller stops the server, or
-    holds a read lock, around it).
+    the target server's client, with C(sql_log_bin), C(unique_checks) and C(foreign_key_checks) off for the
+    load session and a large C(max_allowed_packet); the dump sets the target's GTID position.
+  - C(cold) and C(snapshot) stream a tar of O(datadir) into O(target_dir) (existing and empty) and give the files to
+    O(owner) (the caller stops the server, or holds a read lock, around it).
+  - Run with C(async) and C(poll=0), the action plugin follows the copy itself - it looks at the job and at the
+    copy's progress file every O(poll) seconds with one shell command (no module started on the host), shows
+    the progress line, renews the source's read lock with O(renew_lock), and returns the copy's result when it
+    has finished. Without O(progress_file) it uses a private directory on the source host, removed afterwards.
   - The target host is reached through O(transport), the command prefix that runs the receiver there
     (for example C([ssh, -o, BatchMode=yes, dbadmin@10.0.0.12])); empty when both are on the same host.
   - Credentials go into private option files (mode 0600) that the module removes afterwards; no password
@@ -47,7 +54,10 @@ options:
     type: list
     elements: str
   target_dir:
-    description: Directory on the target host that receives the files (C(physical), C(cold), C(snapshot)).
+    description:
+      - Directory on the target host that receives the files (C(physical), C(cold), C(snapshot)). It must exist and
+        be empty there; the receiver refuses anything else before it writes a byte (a non-empty directory is what
+        it finds when a wrong O(transport) runs it on another host, e.g. the source's own datadir).
     type: path
   target_options_file:
     description: Client option file on the target host with the target server's socket and credentials (C(logical)).
@@ -58,8 +68,45 @@ options:
     elements: str
     default: []
   progress_file:
-    description: File on the source host that gets a progress line (bytes, rate) every second.
+    description: File on the source host that gets a progress line (bytes, rate) every second (replaced at the start).
     type: path
+  compress:
+    description:
+      - Compress the stream between the hosts (C(zstd), C(lz4) or C(gzip), fast levels; the tool must be on both
+        hosts) - the source host compresses behind the producer, the target host decompresses in front of the
+        receiver. Worth it over a slow network; on one host or a fast LAN it only costs CPU.
+      - RV(bytes) and the progress then count compressed bytes, and a logical copy does not return RV(gtid).
+    type: str
+    choices: [none, zstd, lz4, gzip]
+    default: none
+  bandwidth:
+    description: Cap of the stream between the hosts in MB/s (10^6 bytes; after compression), to spare a busy source
+      or a shared link; 0 is no cap. From 0 to 1000000.
+    type: float
+    default: 0
+  streams:
+    description:
+      - C(logical) - number of dump streams loaded into the target at once (per table, the tables shared among them
+        by size), from 1 to 256. All start from one consistent state - the source is read-locked (C(FLUSH TABLES WITH READ LOCK))
+        only until each stream has opened its snapshot, and the GTID position read under that lock is set on the
+        target at the end of the first stream.
+      - One stream (C(mariadb-dump --master-data)) when there are fewer than two tables or any view.
+    type: int
+    default: 1
+  owner:
+    description: Owner (C(user) or C(user:group)) the receiver gives the copied files to (C(physical), C(cold),
+      C(snapshot)); empty leaves them as unpacked.
+    type: str
+    default: mysql
+  poll:
+    description: Seconds between two looks at a copy run with C(async) (action plugin).
+    type: int
+    default: 10
+  renew_lock:
+    description:
+      - Arguments of M(replicant.mysql.mysql_flush_lock) that renew the source's read lock at every look at a copy
+        run with C(async) (action plugin; C(snapshot)). The looks then come at least every third of its C(lease).
+    type: dict
   timeout:
     description: Seconds the copy may take.
     type: int
@@ -104,8 +151,9 @@ EXAMPLES = r'''
     target_dir: /var/lib/mysql
     transport: [ssh, -o, BatchMode=yes, root@db4.example.com]
     progress_file: "{{ run_dir.path }}/progress"
+    poll: 30
   async: 86400
-  poll: 10
+  poll: 0  # the action plugin follows the copy (progress every 30 s) and returns its result
 '''
 
 RETURN = r'''
@@ -125,6 +173,24 @@ gtid:
   description: The GTID position the stream carried (C(logical)), or null.
   returned: success
   type: str
+streams:
+  description: Number of dump streams the copy ran (1 but for a parallel C(logical) copy).
+  returned: success
+  type: int
+position:
+  description: The position the hot backup was taken at (C(physical)), as its receiver read it after the prepare.
+  returned: success, physical
+  type: dict
+  contains:
+    file:
+      description: Binary log file.
+      type: str
+    pos:
+      description: Position in it.
+      type: int
+    gtid:
+      description: GTID position (empty when the server has none).
+      type: str
 commands:
   description: Producer and receiver command lines (no secrets in them).
   returned: always
@@ -165,6 +231,12 @@ def main():
             timeout=dict(type='int', default=86400),
             check_space=dict(type='bool', default=True),
             space_margin=dict(type='int', default=10),
+            owner=dict(type='str', default='mysql'),
+            compress=dict(type='str', default='none', choices=['none', 'zstd', 'lz4', 'gzip']),
+            bandwidth=dict(type='float', default=0),
+            streams=dict(type='int', default=1),
+            poll=dict(type='int', default=10),
+            renew_lock=dict(type='dict', no_log=True),
         ),
         required_if=[('method', 'physical', ('source_defaults_file', 'target_dir')),
                      ('method', 'logical', ('target_options_file',)),
@@ -177,12 +249,14 @@ def main():
     options_file = server = None
     try:
         schemas = p['schemas']
-        if p['method'] == 'logical' and schemas is None or module.check_mode and p['method'] in ('physical', 'logical'):
+        streams = p['method'] == 'logical' and p['streams'] > 1
+        measure = module.check_mode and p['method'] in ('physical', 'logical')  # the source answers; sizes for the space
+        if p['method'] == 'logical' and (schemas is None or streams) or measure:
             server = connect(module)  # check mode: the source must answer before anything changes
         if p['method'] == 'logical' and schemas is None:
             schemas = sorted(row['name'] for row in server.sql(USER_SCHEMAS))
-        if server is not None and not module.check_mode:
-            server.close()  # no idle session held open for the whole copy
+        if server is not None and not module.check_mode and not streams:
+            server.close()  # no idle session held open for the whole copy (parallel streams share its tables out)
             server = None
         if p['method'] in ('physical', 'logical'):
             options_file = clone.option_file(p['login_user'], p['login_password'], socket=p['login_unix_socket'],
@@ -190,13 +264,17 @@ def main():
                                              include=p['source_defaults_file'],
                                              sections=('client', 'mariadb-backup', 'xtrabackup'))
         produce = clone.producer(p['method'], p['flavor'], options_file, datadir=p['datadir'], schemas=schemas)
-        receive = clone.receiver(p['method'], p['flavor'], target_dir=p['target_dir'], options_file=p['target_options_file'])
+        receive = clone.receiver(p['method'], p['flavor'], target_dir=p['target_dir'], options_file=p['target_options_file'],
+                                 owner=p['owner'])
+        receive = clone.compressed(receive, p['compress'])
         if p['transport']:
             receive = list(p['transport']) + [' '.join(shlex.quote(word) for word in receive)]
-        commands = [' '.join(produce), ' '.join(receive)]
+        commands = [' '.join(shlex.quote(word) for word in command) for command in (produce, receive)]
+        if p['compress'] != 'none':  # the compressor runs behind the producer, on the source host
+            commands[0] += ' | ' + ' '.join(clone.COMPRESSORS[p['compress']][0])
         if module.check_mode:
             # What the copy needs, checked before anything changes: the source answers (above), the tools, the space.
-            missing = clone.missing_tools(p['method'], p['flavor'], p['transport'])
+            missing = clone.missing_tools(p['method'], p['flavor'], p['transport'], compress=p['compress'])
             if missing:
                 module.fail_json(msg='the %s copy cannot run: %s; install them (e.g. the mariadb-backup and '
                                      'mariadb-client packages). Nothing was changed' % (p['method'], '; '.join(missing)),
@@ -210,9 +288,19 @@ def main():
             module.exit_json(changed=True, commands=commands, space=space)
         if p['method'] == 'logical' and not schemas:
             module.exit_json(changed=False, commands=commands, bytes=0, seconds=0, mb_per_s=0, gtid=None)
-        # a snapshot copies files of a running server: tar's "file changed as we read it" (exit 1) is expected
-        result = clone.stream(produce, receive, progress_file=p['progress_file'], timeout=p['timeout'],
-                              producer_ok=(0, 1) if p['method'] == 'snapshot' else (0,))
+        how = dict(progress_file=p['progress_file'], timeout=p['timeout'], compress=p['compress'], bandwidth=p['bandwidth'])
+        result = None
+        if p['method'] == 'logical' and p['streams'] > 1:
+            result = clone.parallel_logical(server, p['flavor'], options_file, schemas, receive, p['streams'], **how)
+        if result:
+            commands = [' '.join(shlex.quote(word) for word in command) for command in result.pop('producers')] + commands[-1:]
+        else:
+            # a snapshot copies files of a running server: tar's "file changed as we read it" (exit 1) is expected
+            result = clone.stream(produce, receive, producer_ok=(0, 1) if p['method'] == 'snapshot' else (0,), **how)
+        result['streams'] = len(commands) - 1
+        said = result.pop('said')
+        if p['method'] == 'physical':
+            result['position'] = clone.copy_position(said)
     except (clone.CopyError, ValueError, ServerError) as exc:
         module.fail_json(msg='%s from %s failed: %s%s' % (
             'checking the copy' if module.check_mode else 'copy', p['login_unix_socket'] or p['login_host'] or 'the source',

@@ -38,6 +38,10 @@ def lab():
         s.sql('CREATE DATABASE shop')
         s.sql('CREATE TABLE shop.t (id INT PRIMARY KEY)')
         s.sql('INSERT INTO shop.t VALUES (1), (2)')
+        gtid = s.value('SELECT @@GLOBAL.gtid_binlog_pos')
+    for name in ('lab2', 'lab3'):  # the first test's "before" must not catch a replica still applying these
+        with the_lab.server(name) as s:
+            assert s.value('SELECT MASTER_GTID_WAIT(%s, 60)', (gtid,)) == 0, name
     try:
         yield the_lab
     finally:

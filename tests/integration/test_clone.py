@@ -83,17 +83,33 @@ def clone(lab, **extra):
     return run_playbook(PLAYBOOK, inventory=lab.inventory, extra_vars=dict(target='lab4', **extra))
 
 
+DURABILITY = 'SELECT @@GLOBAL.innodb_flush_log_at_trx_commit AS flush, @@GLOBAL.sync_binlog AS sync'
+COPY = 'replicant.mysql.clone_slave : Stream the copy from the source host and follow its progress (every clone_slave_poll seconds)'
+# cold goes through a compressed, bandwidth-capped stream (the options a WAN copy uses)
+MORE = {'cold': dict(clone_slave_compress='zstd', clone_slave_bandwidth=500)}
+
+
 @pytest.mark.parametrize('method', ['physical', 'logical', 'cold', 'snapshot'])
 def test_each_method_while_the_master_takes_writes(lab, method):
+    durability = None
+    if method == 'logical':  # a running target: its durability is relaxed for the load, then restored
+        with lab.server('lab4') as s:
+            durability = s.one(DURABILITY)
     with Writer(lab) as writer:
-        run = clone(lab, method=method, force=(method != 'physical'))
+        run = clone(lab, method=method, force=(method != 'physical'), **MORE.get(method, {}))
         time.sleep(0.2)
     assert run.rc == 0, run.output[-3000:]
     assert 'lab4 cloned from lab' in run.output and 'tables identical at' in run.output
+    copy = run.result(COPY)
+    assert copy['streams'] == (2 if method == 'logical' else 1), copy  # two tables: two dump streams at once
+    if durability:
+        with lab.server('lab4') as s:
+            assert s.one(DURABILITY) == durability
+    if method in MORE:
+        assert 'zstd' in copy['commands'][0] and 'zstd' in copy['commands'][1]
     h = lab.hosts()['lab1']
     for secret in (h['replicant_login_password'], h['replicant_repl_password']):
         assert secret not in run.output  # never on a command line shown, nor in a task result
-    copy = run.result('replicant.mysql.clone_slave : Check the copy')
     assert copy['bytes'] > 0 and not any(h['replicant_login_password'] in c for c in copy['commands'])
     assert writer.count > 0 and not writer.errors, writer.errors[:3]
     rows = same_data_and_replicating(lab, 'lab4')
@@ -160,12 +176,18 @@ def test_rebuilds_a_broken_replica_with_force(lab):
         assert s.value('SELECT name FROM shop.customers WHERE id = 999999') == 'from the master'
 
 
-@pytest.mark.parametrize('method, source', [('snapshot', 'lab2'), ('cold', 'lab3')])
+@pytest.mark.parametrize('method, source', [('logical', 'lab2'), ('snapshot', 'lab2'), ('cold', 'lab3')])
 def test_an_interrupted_clone_leaves_nothing_locked_and_the_source_running(lab, method, source):
     # a transport that runs the checks (tools, free space) on the target but fails the copy itself
     failing = ['sh', '-c', CHECKS_ONLY + 'exit 1', 'transport']
+    if method == 'logical':
+        with lab.server('lab4') as s:
+            durability = s.one(DURABILITY)
     run = clone(lab, method=method, source=source, force=True, clone_slave_transport=failing)
     assert run.rc != 0 and 'copy from' in run.output
+    if method == 'logical':
+        with lab.server('lab4') as s:  # a failed load leaves the target's durability as it was
+            assert s.one(DURABILITY) == durability
     note = 'after the interrupted %s clone' % method
     with app(lab) as m:  # the source replicates (not locked, not stopped): a new write reaches it
         m.sql('INSERT INTO shop.orders (note) VALUES (%s)', (note,))
@@ -194,7 +216,7 @@ def test_a_snapshot_clone_interrupted_with_ctrl_c_leaves_the_source_unlocked_and
         deadline = time.time() + 120
         for line in proc.stdout:
             seen.append(line)
-            if 'Follow the copy' in line or time.time() > deadline:
+            if 'Stream the copy' in line or time.time() > deadline:
                 break
         time.sleep(1)
         with lab.server('lab2') as s:

@@ -5,6 +5,7 @@ __metaclass__ = type
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -29,7 +30,7 @@ class CallbackModule(CallbackBase):
         res = dict(result._result)
         res['failed'] = status in ('failed', 'ignored', 'item_failed', 'unreachable')
         entry = dict(status=status, host=result._host.get_name(), task=result._task.get_name(),
-                     action=result._task.action, changed=bool(res.get('changed')), result=res)
+                     action=result._task.action, changed=bool(res.get('changed')), result=res, time=time.time())
         with open(path, 'a') as handle:
             handle.write(json.dumps(entry, default=str) + '\n')
 

@@ -1,6 +1,7 @@
 """plugins/modules/mysql_clone_copy.py, run in-process: the commands it builds, and a real cold copy with tar."""
 import glob
 import os
+import shlex
 
 from ansible_collections.replicant.mysql.plugins.modules import mysql_clone_copy
 
@@ -18,11 +19,22 @@ def datadir(tmp_path):
 def test_cold_copy_streams_a_datadir_with_tar(tmp_path):
     source, target = datadir(tmp_path), tmp_path / 'target'
     target.mkdir()
-    result = run_module(mysql_clone_copy, dict(method='cold', datadir=str(source), target_dir=str(target)))
+    result = run_module(mysql_clone_copy, dict(method='cold', datadir=str(source), target_dir=str(target), owner=''))
     assert result['changed'] is True, result
-    assert result['commands'] == ['tar -C %s -cf - .' % source, 'tar -C %s -xf -' % target]
+    assert result['commands'][0] == 'tar -C %s -cf - .' % source
+    assert result['commands'][1].startswith('sh -c ') and result['commands'][1].endswith('tar -C %s -xf -' % target)
     assert (target / 'shop' / 'orders.ibd').read_bytes() == (source / 'shop' / 'orders.ibd').read_bytes()
     assert result['bytes'] > 65536 and result['gtid'] is None
+
+
+def test_the_receiver_refuses_a_directory_with_files_before_it_writes(tmp_path):
+    # what a wrong transport shows it: another host's (e.g. the source's own) datadir at the same path
+    source, target = datadir(tmp_path), tmp_path / 'target'
+    target.mkdir()
+    (target / 'ibdata1').write_text('a live server of another host')
+    result = run_module(mysql_clone_copy, dict(method='cold', datadir=str(source), target_dir=str(target), owner=''))
+    assert result.get('failed') and 'is missing or not empty on' in result['msg'], result
+    assert sorted(os.listdir(str(target))) == ['ibdata1'] and (target / 'ibdata1').read_text() == 'a live server of another host'
 
 
 def test_check_mode_only_reports_the_commands(tmp_path):
@@ -36,7 +48,17 @@ def test_a_transport_gets_the_receiver_quoted_for_the_remote_shell(tmp_path):
     result = run_module(mysql_clone_copy, dict(method='cold', datadir='/data', target_dir='/var/lib/my sql',
                                                transport=['ssh', 'root@db2']), check_mode=True)
     # ssh hands its last word to the remote shell, so the target directory is quoted in it
-    assert result['commands'][1] == "ssh root@db2 tar -C '/var/lib/my sql' -xf -"
+    words = shlex.split(result['commands'][1])
+    assert words[:2] == ['ssh', 'root@db2'] and len(words) == 3
+    remote = shlex.split(words[2])
+    assert remote[:2] == ['sh', '-c'] and remote[-5:] == ['tar', '-C', '/var/lib/my sql', '-xf', '-']
+    assert remote[4] == '/var/lib/my sql' and remote[5] == 'mysql'
+
+
+def test_a_target_directory_that_could_wipe_the_host_is_refused():
+    for bad in ('/', 'relative/dir', '/var/..'):
+        result = run_module(mysql_clone_copy, dict(method='cold', datadir='/data', target_dir=bad), check_mode=True)
+        assert result.get('failed') and 'absolute path other than /' in result['msg'], (bad, result)
 
 
 def reachable_with_tools(monkeypatch):
@@ -55,7 +77,8 @@ def test_physical_copy_uses_a_private_option_file_and_never_shows_the_password(t
                         check_mode=True)
     producer, receiver = result['commands']
     assert producer.startswith('mariadb-backup --defaults-file=/tmp/replicant-') and '--stream=xbstream' in producer
-    assert receiver == 'mbstream -x -C /srv/new'
+    words = shlex.split(receiver)
+    assert words[-4:] == ['mbstream', '-x', '-C', '/srv/new'] and words[6] == 'mariadb-backup'  # unpacks, then prepares
     assert 'backup-secret-pw' not in str(result)
     assert set(glob.glob('/tmp/replicant-*.cnf')) == before  # the option file is gone again
 
@@ -64,7 +87,8 @@ def test_mysql_flavor_uses_xtrabackup(tmp_path, monkeypatch):
     reachable_with_tools(monkeypatch)
     result = run_module(mysql_clone_copy, dict(method='physical', flavor='mysql', source_defaults_file='/etc/my.cnf',
                                                target_dir='/srv/new', check_space=False), check_mode=True)
-    assert result['commands'][0].startswith('xtrabackup ') and result['commands'][1].startswith('xbstream ')
+    assert result['commands'][0].startswith('xtrabackup ') and 'xbstream -x' in result['commands'][1]
+    assert shlex.split(result['commands'][1])[6] == 'xtrabackup'
 
 
 def test_logical_copy_of_no_schema_copies_nothing():
@@ -146,3 +170,10 @@ def test_space_margin_out_of_range_is_refused_first():
     result = run_module(mysql_clone_copy, dict(method='cold', datadir='/data', target_dir='/srv', space_margin=-1),
                         check_mode=True)
     assert result['failed'] and 'space_margin must be from 0 to 1000' in result['msg'], result
+
+
+def test_streams_and_bandwidth_out_of_range_are_refused_first():
+    for bad, said in ((dict(streams=0), 'streams must be from 1 to 256'), (dict(bandwidth=-1.5), 'bandwidth must be from 0')):
+        result = run_module(mysql_clone_copy, dict(dict(method='logical', target_options_file='/x.cnf', schemas=['a']),
+                                                   **bad))
+        assert result['failed'] and said in result['msg'] and 'nothing was done' in result['msg'], result

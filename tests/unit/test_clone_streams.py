@@ -1,0 +1,79 @@
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""module_utils/clone.py: sharing tables among dump streams, several pipes at once, compression, bandwidth cap."""
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import shutil
+import time
+
+import pytest
+
+from ansible_collections.replicant.mysql.plugins.module_utils import clone
+
+
+def test_tables_are_shared_among_streams_by_size_largest_first():
+    tables = [dict(db='shop', name=n, bytes=b) for n, b in (('orders', 900), ('items', 500), ('customers', 400),
+                                                            ('notes', 50), ('empty', None))]
+    groups = clone.dump_groups(tables, 2)
+    assert groups == [{('shop', 'orders'), ('shop', 'notes')}, {('shop', 'items'), ('shop', 'customers'), ('shop', 'empty')}]
+    assert clone.dump_groups(tables[:1], 4) == [{('shop', 'orders')}]  # no empty streams
+
+
+def test_each_dump_stream_leaves_out_the_other_streams_tables_and_only_the_first_has_routines():
+    groups = [{('shop', 'orders')}, {('shop', 'items'), ('crm', 'people')}]
+    first, second = clone.parallel_producers('mariadb', '/run/x.cnf', ['crm', 'shop'], groups)
+    assert '--ignore-table=crm.people' in first and '--ignore-table=shop.items' in first and '--routines' in first
+    assert '--ignore-table=shop.orders' in second and '--routines' not in second and '--events' not in second
+    for command in (first, second):
+        assert '--single-transaction' in command and not any(w.startswith('--master-data') for w in command)
+        assert command[-3:] == ['--', 'crm', 'shop']
+
+
+def test_several_pipes_at_once_add_up_and_each_gets_its_epilogue(tmp_path):
+    outs = [tmp_path / 'a', tmp_path / 'b']
+    pipes = [(['printf', 'x' * 10], ['sh', '-c', 'cat > %s' % outs[0]], b'-end'),
+             (['printf', 'y' * 5], ['sh', '-c', 'cat > %s' % outs[1]], b'')]
+    seen = []
+    result = clone.stream_many(pipes, progress_file=str(tmp_path / 'progress'), started=seen.append)
+    assert result['bytes'] == 15 and len(seen[0]) == 2
+    assert outs[0].read_bytes() == b'x' * 10 + b'-end' and outs[1].read_bytes() == b'y' * 5
+    assert (tmp_path / 'progress').read_text().splitlines()[-1].startswith('done: 15.0 B copied')
+
+
+def test_a_failing_pipe_fails_the_copy_and_names_it(tmp_path):
+    pipes = [(['printf', 'x'], ['sh', '-c', 'cat > /dev/null'], b''), (['printf', 'y'], ['sh', '-c', 'exit 3'], b'')]
+    with pytest.raises(clone.CopyError, match='sh exited 3'):
+        clone.stream_many(pipes)
+
+
+@pytest.mark.skipif(not shutil.which('zstd'), reason='zstd is not installed')
+def test_a_compressed_stream_arrives_as_it_left(tmp_path):
+    data = tmp_path / 'data'
+    data.write_bytes(b'0123456789' * 100000)
+    out = tmp_path / 'out'
+    receive = clone.compressed(['sh', '-c', 'cat > %s' % out], 'zstd')
+    result = clone.stream(['cat', str(data)], receive, compress='zstd')
+    assert out.read_bytes() == data.read_bytes()
+    assert result['bytes'] < 100000  # what crossed between the hosts: compressed
+
+
+def test_the_bandwidth_cap_holds_the_rate():
+    started = time.time()
+    result = clone.stream(['head', '-c', '3000000', '/dev/zero'], ['sh', '-c', 'cat > /dev/null'], chunk=1 << 18, bandwidth=2)
+    assert result['bytes'] == 3000000 and time.time() - started >= 1.2  # 3 MB at 2 MB/s: about 1.5 s
+
+
+def test_the_action_takes_the_copys_result_only_once_the_job_has_finished():
+    from ansible_collections.replicant.mysql.plugins.action.mysql_clone_copy import _job_result
+    assert _job_result('') is None and _job_result('{"started": true, "finished": false}') is None
+    assert _job_result('{"chang') is None  # being written
+    assert _job_result('{"changed": true, "bytes": 5, "_ansible_no_log": false}') == {'changed': True, 'bytes': 5}
+
+
+def test_a_receiver_gone_at_once_fails_the_copy_instead_of_leaving_its_producer_blocked(tmp_path):
+    # the producer writes more than a pipe holds: if nobody stopped it, waiting for it would never end
+    pipes = [(['head', '-c', '5000000', '/dev/zero'], ['sh', '-c', 'exit 1'], b'') for _ in range(2)]
+    started = time.time()
+    with pytest.raises(clone.CopyError):
+        clone.stream_many(pipes, started=lambda running: time.sleep(0.5))
+    assert time.time() - started < 10
