@@ -203,7 +203,7 @@ def main():
         lab.down()
         shutil.rmtree(work, ignore_errors=True)
     print('\nSource datadir %.0f MB (%d MB of rows in %d tables loaded)' % (datadir / 1e6, args.mb, args.tables))
-    report(samples, [name for name, _ in plan])
+    report(samples, [step[0] for step in plan])
 
 
 def report(samples, names):

@@ -62,7 +62,7 @@ class ActionModule(ActionBase):
             next_show = 0.0
             while True:
                 _rc, out = self._shell(look)
-                job, _, progress = out.partition(MARK)
+                job, _mark, progress = out.partition(MARK)
                 final = _job_result(job)
                 if final is not None:
                     self._shell('rm -f %s' % shlex.quote(started['results_file']))

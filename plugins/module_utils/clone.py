@@ -95,7 +95,7 @@ LOAD_INIT = 'SET SESSION sql_log_bin = 0, SESSION unique_checks = 0, SESSION for
 def dump_groups(tables, streams):
     """Share the base tables among ``streams`` dump streams, about equal bytes each (largest first); returns the
     non-empty groups as sets of (db, name)."""
-    groups = [[0, set()] for _ in range(max(1, streams))]
+    groups = [[0, set()] for _stream in range(max(1, streams))]
     for table in sorted(tables, key=lambda t: (-int(t['bytes'] or 0), t['db'], t['name'])):
         group = min(groups, key=lambda g: g[0])
         group[0] += int(table['bytes'] or 0)
@@ -474,7 +474,7 @@ def backup_coordinates(target_dir):
 def _checksums(servers, workers=2):
     """CHECKSUM TABLE of every user table of each server, all servers at once: ``workers`` connections per server
     (twins of the given one) each take the next table of that server; returns one {table: checksum} per server."""
-    sums = [{} for _ in servers]
+    sums = [{} for _server in servers]
     failures = []
 
     def work(server, tables, out):
@@ -496,7 +496,7 @@ def _checksums(servers, workers=2):
         tables = queue.Queue()
         for row in server.run('user_tables'):
             tables.put((row['db'], row['name']))
-        threads += [threading.Thread(target=work, args=(_twin(server), tables, out)) for _ in range(workers)]
+        threads += [threading.Thread(target=work, args=(_twin(server), tables, out)) for _worker in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:

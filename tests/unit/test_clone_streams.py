@@ -72,7 +72,7 @@ def test_the_action_takes_the_copys_result_only_once_the_job_has_finished():
 
 def test_a_receiver_gone_at_once_fails_the_copy_instead_of_leaving_its_producer_blocked(tmp_path):
     # the producer writes more than a pipe holds: if nobody stopped it, waiting for it would never end
-    pipes = [(['head', '-c', '5000000', '/dev/zero'], ['sh', '-c', 'exit 1'], b'') for _ in range(2)]
+    pipes = [(['head', '-c', '5000000', '/dev/zero'], ['sh', '-c', 'exit 1'], b'') for _pipe in range(2)]
     started = time.time()
     with pytest.raises(clone.CopyError):
         clone.stream_many(pipes, started=lambda running: time.sleep(0.5))

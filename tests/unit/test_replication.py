@@ -15,7 +15,6 @@ def test_new_master_gets_its_coordinates_even_when_they_look_unchanged():
     assert change_master_plan(status, dict(wanted, master_host='10.0.0.1')) == []
 
 
-
 @pytest.mark.parametrize('io_running, stops', [('Connecting', True), ('Yes', True), ('No', False)])
 def test_an_io_thread_still_connecting_is_stopped_and_a_stopped_one_is_left_alone(monkeypatch, io_running, stops):
     monkeypatch.setattr(replication, 'replica_status', lambda server, channel='': dict(io_running=io_running,
