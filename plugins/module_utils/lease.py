@@ -41,6 +41,9 @@ from ansible_collections.replicant.mysql.plugins.module_utils.server import Serv
 # How long a record vouches for its holder without being renewed (every phase renews it). A holder whose
 # lock is still taken past its expiry is taken as hung: its connections are killed and the lease taken over.
 LEASE_TTL = 900
+# Seconds a refusal waits for the holder's record, to name it: the holder writes it right after taking its locks,
+# which on a loaded host (a 2-core machine running several test streams) took more than 10 s.
+RECORD_WAIT = 30
 # The lease sessions never wait long for an answer (their statements return at once).
 READ_TIMEOUT = 30
 TABLE = 'replicant.lease'
@@ -362,7 +365,7 @@ class Lease:
 
     def _refusal(self, busy):
         record = None
-        deadline = time.time() + 10  # the holder writes its record right after its locks (a loaded host: seconds)
+        deadline = time.time() + RECORD_WAIT  # the holder writes its record right after its locks
         while record is None and time.time() < deadline:
             try:
                 record = self.latest(done=None)  # a play's holder keeps the lease past its procedure's end
