@@ -84,8 +84,10 @@ case $mode in
     ;;
   all)
     bin=$(venv_bin full); export PATH="$bin:$PATH"
-    echo "== pytest: unit and integration tests"
-    python -m pytest tests/unit tests/integration "$@"
+    # Test files run side by side in REPLICANT_TEST_WORKERS processes (default 2), a whole file per process:
+    # every file's lab has an address range of its own, the shared session lab one per process.
+    echo "== pytest: unit and integration tests (${REPLICANT_TEST_WORKERS:-2} processes)"
+    python -m pytest -n "${REPLICANT_TEST_WORKERS:-2}" --dist loadfile tests/unit tests/integration "$@"
     bash "$here/scripts/floor.sh"
     lint
     sanity

@@ -173,12 +173,23 @@ def lab_vars(directory, address, **more):
     return dict(dict(lab_dir=directory, lab_base_address=lab_address(address), lab_timeout=60), **more)
 
 
+def session_lab_address():
+    """The shared lab's first address: one per pytest-xdist worker (gw0 127.0.0.41, gw1 127.0.91.41, ...), since
+    every worker process starts its own session lab. Test files already have ranges of their own."""
+    worker = int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0')[2:] or 0)
+    if not worker:
+        return '127.0.0.41'
+    if os.environ.get('REPLICANT_LAB_NET'):  # lab_address() keeps only the last octet
+        return '127.0.0.%d' % (41 + 50 * worker)
+    return '127.0.%d.41' % (90 + worker)
+
+
 @pytest.fixture(scope='session')
 def lab():
     """A 3-server lab (master lab1, replicas lab2 and lab3) shared by the tests that leave it as they found it."""
     directory = tempfile.mkdtemp(prefix='replicant-test-lab-', dir='/var/tmp')
     os.rmdir(directory)
-    the_lab = Lab(directory, lab_vars(directory, '127.0.0.41'))
+    the_lab = Lab(directory, lab_vars(directory, session_lab_address()))
     try:
         run = the_lab.up()
         assert run.rc == 0, run.output
