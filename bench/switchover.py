@@ -48,6 +48,7 @@ if os.path.realpath(LINK) != REPO:
 sys.path.insert(0, COLLECTIONS)
 
 import pymysql  # noqa: E402
+from pymysql.constants import CLIENT  # noqa: E402
 import yaml  # noqa: E402
 
 from ansible_collections.replicant.mysql.plugins.module_utils import switchover as sw  # noqa: E402
@@ -230,12 +231,10 @@ def proxied_writer(user, password, stop, out, threads, rate, first_id=0):
             if due > now:
                 time.sleep(due - now)
             if conn is None:
-                try:
+                try:  # as an application would: connect, then write at once (no round trip of the bench's own)
                     conn = pymysql.connect(host=PROXY[0], port=PROXY[1], user=user, password=password,
-                                           autocommit=True, connect_timeout=1, ssl_disabled=True)
-                    with conn.cursor() as cur:
-                        cur.execute('SELECT @@GLOBAL.server_id')
-                        server_id = cur.fetchone()[0]
+                                           autocommit=True, connect_timeout=1, ssl_disabled=True,
+                                           client_flag=CLIENT.MULTI_STATEMENTS)
                 except pymysql.MySQLError:
                     conn = None
                     due = time.time()
@@ -243,10 +242,13 @@ def proxied_writer(user, password, stop, out, threads, rate, first_id=0):
                     continue
             next_id += 1
             try:
-                with conn.cursor() as cur:
-                    cur.execute('INSERT INTO bench.t VALUES (%s, %s)', (next_id, 'proxy'))
+                with conn.cursor() as cur:  # which server took it, in the same round trip
+                    cur.execute('INSERT INTO bench.t VALUES (%s, %s); SELECT @@GLOBAL.server_id', (next_id, 'proxy'))
+                    acknowledged = time.time()
+                    cur.nextset()
+                    server_id = cur.fetchone()[0]
                 with lock:
-                    acked.append((time.time(), 'lab%d' % server_id, next_id))
+                    acked.append((acknowledged, 'lab%d' % server_id, next_id))
                 due = max(due + interval, time.time() - interval)  # paced; no backlog burst after an outage
             except pymysql.MySQLError:
                 due = time.time()  # retry at once (through the proxy) after any error

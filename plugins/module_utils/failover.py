@@ -403,15 +403,15 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
     catch_up(chosen, others, sets, journal, o['catch_up_timeout'])
     promote(chosen, journal)
     result['promoted'] = True
-    lease.record('promoted', gtid=str(chosen.facts['gtid']))
     result['promoted_ms'] = journal.ms()
     problems = {}
-    if router.enabled:
+    if router.enabled:  # the clients' outage ends here: before the record (a rerun completes a writable candidate)
         try:
             router.route('promote', old, chosen, [n for n in nodes if n is not old and n is not chosen])
             result['routed_ms'] = journal.ms()
         except RouterError as exc:
             problems['router'] = str(exc)
+    lease.record('promoted', gtid=str(chosen.facts['gtid']))
     result['_problems'] = problems
     reconnect = dialect.reconnect_options(o['connect_retry'], o['heartbeat_period'])
 

@@ -284,12 +284,6 @@ class _Switch:
                 raise  # past the point of no return: never make the old master writable again
             self.undo(exc)
         try:
-            if self.router.enabled:
-                try:
-                    self.router.route('promote', old, new, self.others)
-                    self.routed_ms = round((time.time() - started) * 1000, 1)
-                except RouterError as exc:
-                    self.problems['router'] = str(exc)
             new.server.run('stop_replica')
             new.server.run('reset_replica', all=True)
             journal.step(new.name, 'replication stopped and reset')
@@ -335,6 +329,14 @@ class _Switch:
         self.promoted = True
         self.outage_ms = round((time.time() - started) * 1000, 1)
         journal.step(new.name, 'writable: the new master')
+        if self.router.enabled:
+            # the clients' outage ends here, so before anything else (a rerun completes a promotion whose
+            # candidate is writable whatever the record says)
+            try:
+                self.router.route('promote', old, new, self.others)
+                self.routed_ms = round((time.time() - started) * 1000, 1)
+            except RouterError as exc:
+                self.problems['router'] = str(exc)
         # where a rerun finds it should this run die now (not on the old master: it is locked)
         self.lease.record('promoted', skip=(old.name,), gtid=self.final['gtid_executed'])
 
