@@ -28,12 +28,11 @@ import tempfile
 import time
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
+from ansible_collections.replicant.mysql.plugins.module_utils.binlog_tail import GTID_EVENT, client_option_file
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import mariadb_history, parse_gtid, unshared
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import ProcedureError, same_server
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
     kill_clients, point_at, replicates_from, running_ok, verify_replicating)
-
-GTID_EVENT = re.compile(r'\sGTID (\d+-\d+-\d+)')
 
 
 class RejoinError(ProcedureError):
@@ -170,17 +169,7 @@ def save_errant(target, found, save_dir, binlog_tool='mariadb-binlog'):
     path = os.path.join(save_dir, '%s-errant-%s.binlog.sql' % (re.sub(r'[^A-Za-z0-9_.-]', '_', target.name), stamp))
     private = tempfile.mkdtemp(prefix='replicant-rejoin-')
     try:
-        options = os.path.join(private, 'client.cnf')
-        login = target.login
-        lines = ['[client]', 'user=%s' % _option(login.get('login_user') or ''),
-                 'password=%s' % _option(login.get('login_password') or '')]
-        if login.get('login_unix_socket'):
-            lines.append('socket=%s' % _option(login['login_unix_socket']))
-        else:
-            lines += ['host=%s' % _option(login.get('login_host') or target.host), 'port=%d' % int(login.get('login_port') or target.port)]
-        fd = os.open(options, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, 'w') as handle:
-            handle.write('\n'.join(lines) + '\n')
+        options = client_option_file(private, target.login, target.host, target.port)
         first = target.server.sql('SHOW BINARY LOGS')[0]
         first = first.get('Log_name') or list(first.values())[0]
         command = [binlog_tool, '--defaults-file=%s' % options, '--read-from-remote-server', '--to-last-log',
@@ -209,11 +198,3 @@ def save_errant(target, found, save_dir, binlog_tool='mariadb-binlog'):
         return path
     finally:
         shutil.rmtree(private, ignore_errors=True)
-
-
-def _option(value):
-    """A value for a client option file, quoted so that #, quotes and spaces survive."""
-    text = str(value)
-    if any(c in text for c in '\n\r\0'):
-        raise ValueError('a login value contains a line break or NUL')
-    return '"%s"' % text.replace('\\', '\\\\').replace('"', '\\"')
