@@ -517,14 +517,17 @@ STATEMENTS = [Statement(*row) for row in [
 # Semi-synchronous replication, per flavor and version (the row with the highest minimum version not above the
 # server's wins): the variables of the master side and of the replica side, the status counters, and the plugins
 # to load first (none where it is built in). MariaDB has no number of acknowledgements to wait for (one replica's
-# acknowledgement releases a commit): wait_for_count is None there.
+# acknowledgement releases a commit): wait_for_count is None there. recovery_role: the startup option (no variable)
+# that makes MariaDB's crash recovery roll back and cut from the binary log what its engine had not committed when
+# the server restarts as a replica (--init-rpl-role=SLAVE, MDEV-33465; 'loose_' so that a server without it only warns).
 _SEMISYNC_OLD = dict(
     master_enabled='rpl_semi_sync_master_enabled', replica_enabled='rpl_semi_sync_slave_enabled',
     timeout='rpl_semi_sync_master_timeout', wait_point='rpl_semi_sync_master_wait_point',
     wait_for_count='rpl_semi_sync_master_wait_for_slave_count',
     master_status='Rpl_semi_sync_master_status', clients='Rpl_semi_sync_master_clients',
     yes_tx='Rpl_semi_sync_master_yes_tx', no_tx='Rpl_semi_sync_master_no_tx', replica_status='Rpl_semi_sync_slave_status',
-    plugins=(('rpl_semi_sync_master', 'semisync_master.so'), ('rpl_semi_sync_slave', 'semisync_slave.so')))
+    plugins=(('rpl_semi_sync_master', 'semisync_master.so'), ('rpl_semi_sync_slave', 'semisync_slave.so')),
+    recovery_role=None)
 SEMISYNC = [
     (MYSQL, _ANY, _SEMISYNC_OLD),
     (MYSQL, (8, 0, 26), dict(
@@ -533,10 +536,11 @@ SEMISYNC = [
         wait_for_count='rpl_semi_sync_source_wait_for_replica_count',
         master_status='Rpl_semi_sync_source_status', clients='Rpl_semi_sync_source_clients',
         yes_tx='Rpl_semi_sync_source_yes_tx', no_tx='Rpl_semi_sync_source_no_tx',
-        replica_status='Rpl_semi_sync_replica_status',
+        replica_status='Rpl_semi_sync_replica_status', recovery_role=None,
         plugins=(('rpl_semi_sync_source', 'semisync_source.so'), ('rpl_semi_sync_replica', 'semisync_replica.so')))),
     (MARIADB, _ANY, dict(_SEMISYNC_OLD, wait_for_count=None)),
     (MARIADB, (10, 3, 3), dict(_SEMISYNC_OLD, wait_for_count=None, plugins=())),
+    (MARIADB, (10, 6, 0), dict(_SEMISYNC_OLD, wait_for_count=None, plugins=(), recovery_role='loose_init_rpl_role')),
 ]
 
 

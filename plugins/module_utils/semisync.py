@@ -97,8 +97,14 @@ def cnf(wanted, place, flavor='mariadb'):
     if wanted is None:
         return dict(options={}, plugins=[])
     flavor = flavor_of(flavor)
-    plugins = [list(p) for p in dialect.semisync_names(flavor)['plugins']] if wanted['enabled'] else []
-    return dict(options=variables(flavor, wanted, place), plugins=plugins)
+    names = dialect.semisync_names(flavor)
+    options = variables(flavor, wanted, place)
+    if wanted['enabled'] and names['recovery_role']:
+        # read at a start only: a replica that crashed (or a master that crashed and was replaced, its file rewritten
+        # by the failover) rolls back its unacknowledged tail; a master restarting in place keeps it
+        options[names['recovery_role']] = 'MASTER' if place == 'master' else 'SLAVE'
+    plugins = [list(p) for p in names['plugins']] if wanted['enabled'] else []
+    return dict(options=options, plugins=plugins)
 
 
 # -- at run time -----------------------------------------------------------------------------------

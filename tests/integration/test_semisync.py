@@ -184,6 +184,7 @@ def test_kill_9_failover_under_a_writer_loses_no_acknowledged_commit(lab, invent
         kill_9(lab, 'lab1')
     assert before['master_active'] and before['no_tx'] == start['no_tx'], (start, before)   # it never fell back to async
     assert len(writer.acked) > 50, len(writer.acked)
+    print('acknowledged commits at the kill:', len(writer.acked))
     run = run_playbook('playbooks/failover.yml', inventory=inventory, extra_vars=dict(write_inventory=inventory))
     assert run.rc == 0, run.output
     result = run.result('replicant.mysql.promote_master : Fail over to the elected replica (one module run)')
@@ -198,6 +199,7 @@ def test_kill_9_failover_under_a_writer_loses_no_acknowledged_commit(lab, invent
         lost = set(writer.acked) - ids
         assert not lost, '%s lacks %d acknowledged commits: %s' % (name, len(lost), sorted(lost)[:10])
     assert option(lab, 'lab1', 'rpl_semi_sync_master_enabled') == 'OFF'   # it restarts on the replica side
+    assert option(lab, 'lab1', 'loose_init_rpl_role') == 'SLAVE'          # and cuts its unacknowledged tail
     assert option(lab, new, 'rpl_semi_sync_master_enabled') == 'ON'
     assert_master_side_on(lab, new, [other], 400)
 
@@ -205,3 +207,23 @@ def test_kill_9_failover_under_a_writer_loses_no_acknowledged_commit(lab, invent
 def state_gtid(lab, name):
     with lab.server(name) as server:
         return server.value('SELECT @@GLOBAL.gtid_binlog_pos')
+
+
+def test_the_killed_master_restarts_on_the_replica_side_and_rejoins_with_nothing_of_its_own(lab, inventory, tmp_path):
+    """Its option file (rewritten by the failover) starts it with the replica side only and init_rpl_role=SLAVE:
+    MariaDB's crash recovery then rolls back and cuts from its binary log the transactions its engine had not
+    committed (AFTER_SYNC: no client was told they were committed); the rejoin finds nothing errant and repoints it."""
+    h = lab.hosts()['lab1']
+    result = lab.module('lab1', 'mysql_server', state='started', defaults_file=h['replicant_defaults_file'])
+    assert not result.get('failed'), result
+    found = state(lab, 'lab1')
+    assert found['replica_enabled'] and not found['master_enabled'], found
+    with open(os.path.join(os.path.dirname(h['replicant_datadir']), 'error.log')) as handle:
+        recovery = [line.strip() for line in handle if 'truncat' in line.lower()]
+    run = run_playbook('playbooks/rejoin.yml', inventory=inventory,
+                       extra_vars=dict(server='lab1', save_dir=str(tmp_path / 'errant'), write_inventory=inventory))
+    assert run.rc == 0, run.output
+    rejoined = run.result('Plan, fence, and save the errant transactions or repoint (one module run on the controller)')
+    assert rejoined['action'] == 'repoint', (rejoined, recovery)
+    found = state(lab, 'lab1')
+    assert found['replica_enabled'] and found['replica_active'] and not found['master_enabled'], found

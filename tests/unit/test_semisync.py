@@ -44,6 +44,14 @@ def test_mysql_waits_for_the_number_of_acknowledgements_and_loads_its_plugins():
     assert semisync.cnf(ON, 'replica')['plugins'] == []
 
 
+def test_a_mariadb_replica_restarts_after_a_crash_as_a_replica_and_cuts_its_unacknowledged_tail():
+    assert semisync.cnf(ON, 'replica')['options']['loose_init_rpl_role'] == 'SLAVE'
+    assert semisync.cnf(ON, 'master')['options']['loose_init_rpl_role'] == 'MASTER'
+    assert 'loose_init_rpl_role' not in semisync.cnf(ON, 'replica', 'mariadb 10.5.20')['options']
+    assert 'loose_init_rpl_role' not in semisync.cnf(dict(ON, enabled=False), 'replica')['options']
+    assert 'loose_init_rpl_role' not in semisync.cnf(ON, 'replica', 'mysql 8.4.0')['options']
+
+
 def test_the_inventory_gives_each_server_entry_its_settings_host_over_group():
     hostvars = dict(db1=dict(replicant_semisync=True, replicant_semisync_timeout=2000),
                     db2=dict(replicant_semisync=False, replicant_semisync_timeout=2000), db3={})
