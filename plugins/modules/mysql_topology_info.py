@@ -89,7 +89,7 @@ RETURN = r'''
 servers:
   description:
     - Every server found, in tree order, by name (servers not in the inventory are named C(host:port)).
-    - C(semisync) is its semi-synchronous replication state when O(servers[].semisync) is set for it (else null):
+    - C(semisync) is its semi-synchronous replication state when O(servers[].semisync) is set for it (else null) -
       whether the master and replica sides are on, whether the master side is active or fell back to asynchronous
       replication, its semi-sync clients and acknowledged / unacknowledged commits (docs/semisync.md).
   returned: always
