@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """kill -9 failovers with asynchronous and with semi-synchronous replication (AFTER_SYNC), in one run (issue 16).
 
-    .venv/bin/python bench/semisync_failover.py [--rounds 3] [--threads 8] [--rate 3000] [--budget 600] [--no-docs]
+    .venv/bin/python bench/semisync_failover.py [--rounds 3] [--threads 8] [--rate 800] [--budget 600] [--no-docs]
 
 The rounds of bench/failover_soak.py (a fresh 4-server lab per round on 127.0.79.21-24, a multi-threaded writer
 recording every acknowledged insert with its GTID, one replica's IO thread stopped 0.6 s and another's SQL thread
@@ -56,8 +56,8 @@ def run_mode(semisync, opts, logdir, deadline):
 
 def table(modes):
     lines = ['| replication | round | acknowledged by the old master | inserts/s before the kill | semi-sync at the kill '
-             '(status, yes_tx, no_tx) | acknowledged, received by no replica (lost) | received, missing after the '
-             'failover | result |', '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |']
+             '(status, yes_tx, no_tx) | acknowledged, received by no replica (lost) | not yet on every other survivor '
+             '30 s after the failover | result |', '| --- | ---: | ---: | ---: | --- | ---: | ---: | --- |']
     for name, rows in modes:
         for r in rows:
             s = r.get('master_semisync') or {}
@@ -84,8 +84,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--rounds', type=int, default=3, help='failovers per mode, each on a fresh lab (default 3)')
     parser.add_argument('--threads', type=int, default=8, help='writer connections (default 8)')
-    parser.add_argument('--rate', type=int, default=3000, help='inserts per second in all (default 3000: as fast as '
-                        'the lab takes them)')
+    parser.add_argument('--rate', type=int, default=800, help='inserts per second in all (default 800: single-threaded '
+                        'replicas keep up on the shared machine; faster, they lag and the 30 s catch-up check fails)')
     parser.add_argument('--budget', type=int, default=600, help='seconds for both modes (default 600)')
     parser.add_argument('--no-docs', action='store_true', help='do not update docs/benchmarks.md')
     opts = parser.parse_args()
@@ -117,7 +117,9 @@ def main():
             '"lost" counts the inserts the old master acknowledged that no replica had received at the kill: they are',
             'gone with it (they come back as errant transactions if it returns; rejoin.yml saves them). With semi-sync',
             'a commit returns only once a replica has acknowledged it, so while it is active (status ON, no_tx 0) that',
-            'number is 0; the throughput column shows what waiting for the acknowledgement costs on this lab.', ''])
+            'number is 0; the throughput column shows what waiting for the acknowledgement costs on this lab. A FAIL',
+            'comes from the soak\'s other checks: the other survivors must have every acknowledged insert (those the',
+            'new master took after the failover too) within 30 s of the play.', ''])
         bench.replace_section(os.path.join(bench.REPO, 'docs', 'benchmarks.md'), HEADING, section)
     sys.exit(1 if failed else 0)
 
