@@ -178,6 +178,8 @@ def one_round(lab, number, opts, logdir):
         time.sleep(0.9)
         query(lab, by_role['io stopped'], 'STOP SLAVE IO_THREAD')
         time.sleep(0.6)
+        row['master_semisync'] = dict((str(k), str(v)) for k, v in query(
+            lab, 'lab1', "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_%'"))   # empty sets with async replication
         kill_master(lab, 'lab1')
         killed = time.time()
         received_by = received_after_kill(lab, replicas)
@@ -199,6 +201,7 @@ def one_round(lab, number, opts, logdir):
         client.join(10)
     before = [a for a in acked if a[1] == 'lab1']
     row['acked'] = len(before)
+    row['rate'] = len(before) / max(1e-3, before[-1][0] - before[0][0]) if len(before) > 1 else 0.0
     row['must'] = sum(1 for a in before if gtid(a[3]) <= received)
     row['async_lost'] = len(before) - row['must']
     row['after'] = sum(1 for a in acked if a[1] != 'lab1')

@@ -17,7 +17,7 @@ RST = os.path.join(DOCS, 'docsite', 'rst')
 PREFIX = 'ansible_collections.replicant.mysql.docsite.'
 # The guides, in the order the site lists them, by section.
 SECTIONS = [
-    ('Procedures', ['configure', 'clone_slave', 'promote_master', 'rolling_restart', 'rejoin', 'topology']),
+    ('Procedures', ['configure', 'clone_slave', 'promote_master', 'rolling_restart', 'rejoin', 'topology', 'semisync']),
     ('Using the collection', ['installations', 'community_mysql', 'execution_environment', 'security', 'ssh_lab']),
     ('Measurements', ['benchmarks']),
 ]

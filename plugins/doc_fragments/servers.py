@@ -73,4 +73,13 @@ options:
       repl_password:
         description: Password of O(servers[].repl_user).
         type: str
+      semisync:
+        description:
+          - The server's semi-synchronous replication settings (the inventory's C(replicant_semisync*) variables,
+            docs/semisync.md), with the keys C(enabled) (bool), C(wait_point) (C(AFTER_SYNC) or C(AFTER_COMMIT)),
+            C(timeout) (milliseconds) and C(wait_for_count) (MySQL).
+          - The promotion and rejoin modules give the new master the master side and the other servers the replica
+            side; mysql_topology_info reports a master that has it off or has fallen back to asynchronous replication.
+            Without it semi-sync is left as it is.
+        type: dict
 '''

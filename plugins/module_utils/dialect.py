@@ -309,6 +309,8 @@ _FRAGMENTS = {
     'tables': lambda f, a, m: ', '.join('%s.%s' % (quote_identifier(db), quote_identifier(name)) for db, name in a['tables']),
     'variable': lambda f, a, m: _variable_name(a['name']),
     'value': lambda f, a, m: _variable_value(a['value'], _q(a)),
+    'plugin': lambda f, a, m: _variable_name(a['plugin']),
+    'soname': lambda f, a, m: _q(a)(a['soname']),
     'master_options': lambda f, a, m: _change_master_options(f, a, m, 'MASTER_'),
     'source_options': lambda f, a, m: _change_master_options(f, a, m, 'SOURCE_'),
 }
@@ -356,6 +358,9 @@ ARGUMENTS = {
     'gtid_slave_pos_from_binlog': {},
     'system_variables': {},
     'log_settings': {},
+    'semisync_status': {},
+    'semisync_plugins': {},
+    'install_plugin': {'plugin': REQUIRED, 'soname': REQUIRED},
 }
 
 # Keys that exist for one flavor only (the others must have rows for both).
@@ -373,6 +378,9 @@ _TABLE_SIZES = ("SELECT table_schema AS db, table_name AS name, table_type AS ty
 _OPEN_TRANSACTIONS = ("SELECT t.trx_mysql_thread_id AS id FROM information_schema.innodb_trx t "
                       "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
                       "WHERE p.user = SUBSTRING_INDEX(USER(), '@', 1) AND p.id <> CONNECTION_ID()")
+
+_SEMISYNC_PLUGINS = ("SELECT PLUGIN_NAME AS name FROM information_schema.PLUGINS "
+                     "WHERE PLUGIN_NAME LIKE 'rpl_semi_sync_%' AND PLUGIN_STATUS = 'ACTIVE'")
 
 STATEMENTS = [Statement(*row) for row in [
     # key, flavor, minimum version, template
@@ -495,7 +503,51 @@ STATEMENTS = [Statement(*row) for row in [
     # mysql_cnf: which variables a restart alone changes (READ_ONLY = YES), their type and running value
     ('system_variables', MARIADB, _ANY, 'SELECT VARIABLE_NAME AS name, READ_ONLY AS read_only, VARIABLE_TYPE AS type, '
                                         'GLOBAL_VALUE AS value FROM information_schema.SYSTEM_VARIABLES'),
+    # semi-synchronous replication (semisync.py): its status counters, the plugins that provide it where it is no
+    # built-in (MySQL; MariaDB before 10.3.3), and loading one (kept in mysql.plugin: loaded again at every start)
+    ('semisync_status', MYSQL, _ANY, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_%'"),
+    ('semisync_status', MARIADB, _ANY, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_%'"),
+    ('semisync_plugins', MYSQL, _ANY, _SEMISYNC_PLUGINS),
+    ('semisync_plugins', MARIADB, _ANY, _SEMISYNC_PLUGINS),
+    ('install_plugin', MYSQL, _ANY, 'INSTALL PLUGIN {plugin} SONAME {soname}'),
+    ('install_plugin', MARIADB, _ANY, 'INSTALL PLUGIN {plugin} SONAME {soname}'),
 ]]
+
+
+# Semi-synchronous replication, per flavor and version (the row with the highest minimum version not above the
+# server's wins): the variables of the master side and of the replica side, the status counters, and the plugins
+# to load first (none where it is built in). MariaDB has no number of acknowledgements to wait for (one replica's
+# acknowledgement releases a commit): wait_for_count is None there. recovery_role: the startup option (no variable)
+# that makes MariaDB's crash recovery roll back and cut from the binary log what its engine had not committed when
+# the server restarts as a replica (--init-rpl-role=SLAVE, MDEV-33465; 'loose_' so that a server without it only warns).
+_SEMISYNC_OLD = dict(
+    master_enabled='rpl_semi_sync_master_enabled', replica_enabled='rpl_semi_sync_slave_enabled',
+    timeout='rpl_semi_sync_master_timeout', wait_point='rpl_semi_sync_master_wait_point',
+    wait_for_count='rpl_semi_sync_master_wait_for_slave_count',
+    master_status='Rpl_semi_sync_master_status', clients='Rpl_semi_sync_master_clients',
+    yes_tx='Rpl_semi_sync_master_yes_tx', no_tx='Rpl_semi_sync_master_no_tx', replica_status='Rpl_semi_sync_slave_status',
+    plugins=(('rpl_semi_sync_master', 'semisync_master.so'), ('rpl_semi_sync_slave', 'semisync_slave.so')),
+    recovery_role=None)
+SEMISYNC = [
+    (MYSQL, _ANY, _SEMISYNC_OLD),
+    (MYSQL, (8, 0, 26), dict(
+        master_enabled='rpl_semi_sync_source_enabled', replica_enabled='rpl_semi_sync_replica_enabled',
+        timeout='rpl_semi_sync_source_timeout', wait_point='rpl_semi_sync_source_wait_point',
+        wait_for_count='rpl_semi_sync_source_wait_for_replica_count',
+        master_status='Rpl_semi_sync_source_status', clients='Rpl_semi_sync_source_clients',
+        yes_tx='Rpl_semi_sync_source_yes_tx', no_tx='Rpl_semi_sync_source_no_tx',
+        replica_status='Rpl_semi_sync_replica_status', recovery_role=None,
+        plugins=(('rpl_semi_sync_source', 'semisync_source.so'), ('rpl_semi_sync_replica', 'semisync_replica.so')))),
+    (MARIADB, _ANY, dict(_SEMISYNC_OLD, wait_for_count=None)),
+    (MARIADB, (10, 3, 3), dict(_SEMISYNC_OLD, wait_for_count=None, plugins=())),
+    (MARIADB, (10, 6, 0), dict(_SEMISYNC_OLD, wait_for_count=None, plugins=(), recovery_role='loose_init_rpl_role')),
+]
+
+
+def semisync_names(flavor):
+    """The semi-sync variable, status and plugin names of ``flavor`` (a dict, see ``SEMISYNC``)."""
+    rows = [row for row in SEMISYNC if row[0] == flavor.name and row[1] <= flavor.version]
+    return dict(max(rows, key=lambda row: row[1])[2])
 
 
 # How a replica follows a (new) master, per flavor: the change_master options for GTID and for

@@ -30,7 +30,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication, semisync
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, can_replicate_from, reasons_text
 from ansible_collections.replicant.mysql.plugins.module_utils.lease import Lease, end, resumed_result, take
@@ -422,6 +422,7 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
         verify_replicating(node.server, o['verify_timeout'])
         journal.step(node.name, 'replicates from %s' % chosen.name)
     failures = {name: exc for name, exc in run_parallel(follow, others).items() if exc is not None}
+    result['semisync'] = semisync.move(chosen, [n for n in others if n.name not in failures], journal)
     result['total_ms'] = journal.ms()
     if failures or problems:
         broken = _fail_safe(router, old, chosen, nodes, result, failures, None)

@@ -23,6 +23,7 @@ import socket
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
+from ansible_collections.replicant.mysql.plugins.module_utils.semisync import settings as semisync_settings
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError, server_from_params
 
 # Defaults every procedure shares (the modules' argument specs take them from here).
@@ -56,6 +57,7 @@ SERVERS_OPTION = dict(type='list', elements='dict', required=True, options=dict(
     login_password=dict(type='str', no_log=True),
     repl_user=dict(type='str'),
     repl_password=dict(type='str', no_log=True),
+    semisync=dict(type='dict'),
 ))
 
 # SHOW SLAVE STATUS / SHOW MASTER STATUS columns that filter what is replicated or logged.
@@ -86,7 +88,7 @@ class Instance:
     """
 
     def __init__(self, name, host=None, port=None, login=None, repl_user=None, repl_password=None,
-                 promotion=None, master=None, role=None, installation=None):
+                 promotion=None, master=None, role=None, installation=None, semisync=None):
         if promotion not in (None, '') + PROMOTION_CHOICES:
             raise ValueError('%s: promotion must be one of %s, not %r' % (name, ', '.join(PROMOTION_CHOICES), promotion))
         if role not in (None, '') + ROLES:
@@ -106,6 +108,7 @@ class Instance:
         self.declared_master = master
         self.declared_role = role or None
         self.installation = installation
+        self.semisync = semisync_settings(semisync, name)
         self.server = server_from_params(self.login, name=name) if self.reachable_by_login else None
         self.facts = {}
         self.error = None if self.server else '%s: no address is known (the replica registered without report_host)' % name
@@ -213,7 +216,7 @@ def instance_from_spec(spec, defaults=None):
     login = dict((k, merged[k]) for k in LOGIN_KEYS + SHARED_KEYS if k in merged)
     return Instance(merged['name'], merged.get('host'), merged.get('port'), login, merged.get('repl_user'),
                     merged.get('repl_password'), merged.get('promotion'), merged.get('master'), merged.get('role'),
-                    merged.get('installation'))
+                    merged.get('installation'), merged.get('semisync'))
 
 
 def instances_from_params(params, require_host=False):

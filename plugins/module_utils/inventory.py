@@ -23,6 +23,8 @@ __metaclass__ = type
 
 import collections
 
+from ansible_collections.replicant.mysql.plugins.module_utils import semisync
+
 DEFAULT_INSTALLATION = 'default'
 ALL_GROUP = 'mysql'
 ROLE_GROUPS = collections.OrderedDict([('master', 'mysql_master'), ('replica', 'mysql_replicas'),
@@ -97,6 +99,9 @@ def server_entry(hostvars, groups, host, where='controller'):
                     repl_user=_get(hostvars, host, 'replicant_repl_user'),
                     repl_password=_get(hostvars, host, 'replicant_repl_password'))
     entry.update((k, v) for k, v in optional.items() if v not in (None, ''))
+    wanted = semisync.from_vars(lambda var: _get(hostvars, host, var), host)
+    if wanted is not None:
+        entry['semisync'] = wanted
     entry.update(login_of(hostvars, host, where))
     return entry
 

@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 import time
 
-from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication, semisync
 from ansible_collections.replicant.mysql.plugins.module_utils.binlog_tail import GTID_EVENT, client_option_file
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import mariadb_history, parse_gtid, unshared
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import ProcedureError, same_server
@@ -149,6 +149,7 @@ def rejoin(target, master, check_mode=False, save_dir=None, binlog_tool='mariadb
         replication.stop_replication(server)
         for statement in dialect.former_master_statements(target.flavor):
             server.sql(statement)
+        result['semisync'] = semisync.apply(server, target.semisync, 'replica')
         point_at(server, options)
         verify_replicating(server, timeout)
         replication.wait_for_pos(server, gtid=master.server.value(dialect.sql(master.flavor, 'gtid_current_pos')),

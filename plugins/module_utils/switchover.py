@@ -34,7 +34,7 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication, semisync
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import (
     DEFAULTS as INSTANCE_DEFAULTS, can_replicate_from, reasons_text)
@@ -488,6 +488,7 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
         except Exception as exc:  # a bug or a broken thread: still route and report
             _finish_failed(run, result, targets, [], exc)
         result['repoint_ms'] = repointed
+        result['semisync'] = semisync.move(new, [n for n in nodes if n is not new and not n.error], journal)
         result['total_ms'] = journal.ms()
         if failures or run.problems:
             _finish_failed(run, result, targets, failures, None)

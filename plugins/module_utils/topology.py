@@ -20,7 +20,7 @@ import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.replicant.mysql.plugins.module_utils import dialect, rejoin
+from ansible_collections.replicant.mysql.plugins.module_utils import dialect, rejoin, semisync
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, can_replicate_from
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
@@ -56,6 +56,11 @@ def _column(row, name):
 def query(node):
     """Read everything discovery needs in one connection; remember the error instead of raising."""
     node.read(discovery=True)
+    if node.facts and node.semisync is not None:   # the inventory speaks of semi-sync for it: what it runs with
+        try:
+            node.facts['semisync'] = semisync.state(node.server)
+        except ServerError as exc:
+            node.facts['semisync'] = dict(error=str(exc))
     node.close()
     if node.facts and node.expected_server_id is not None and node.facts['server_id'] != node.expected_server_id:
         node.error = ('%s answers as server_id %s, not as the replica registered with server_id %s'
@@ -298,6 +303,11 @@ class Topology:
         for node in self.nodes.values():
             found += self._node_problems(node)
         found += self._stray_problems()
+        master = self.current_master()
+        for node in self.nodes.values():
+            if node.reachable and (node.status or node is master):
+                found += [Problem(kind, [node.name], message) for kind, message in semisync.problems(
+                    node.name, node.semisync, node.facts.get('semisync'), 'replica' if node.status else 'master')]
         writable_masters = [n.name for n in self.nodes.values()
                             if n.reachable and not n.status and not n.facts['read_only']
                             and (n.replicas or n.declared_role == 'master')]
@@ -443,6 +453,8 @@ class Topology:
                       'lag=%s' % ('-' if status['seconds_behind'] is None else '%ss' % status['seconds_behind'])]
         if f:
             parts += ['gtid=%s' % (f['gtid_current_pos'] or '-'), '%s %s' % (f['flavor'].name, f['version'])]
+            if 'semisync' in f:
+                parts.append(semisync.summary(f['semisync']))
         if not node.in_inventory:
             parts.append('(not in inventory)')
         if node.problems:
@@ -538,7 +550,7 @@ class Topology:
             seconds_behind=status.get('seconds_behind'), last_io_error=status.get('last_io_error') or None,
             last_sql_error=status.get('last_sql_error') or None,
             using_gtid=status.get('using_gtid') if status.get('auto_position') is None else status.get('auto_position'),
-            errant=node.gtid_errant or None, problems=list(node.problems))
+            errant=node.gtid_errant or None, problems=list(node.problems), semisync=f.get('semisync'))
 
     def result(self):
         """Everything, as plain data for a module's result."""

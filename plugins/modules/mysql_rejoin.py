@@ -99,6 +99,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+semisync:
+  description: What semi-synchronous replication was changed on the target before it was repointed (the master side
+    off, the replica side on; docs/semisync.md), variable to value; only for a target with semi-sync settings.
+  returned: when the target was repointed
+  type: dict
+  sample: {rpl_semi_sync_master_enabled: 'OFF'}
 action:
   description: C(none) (already a replica of the master), C(repoint) (pointed at the master by GTID) or C(rebuild)
     (errant transactions saved; rebuild the target with clone_slave).

@@ -161,6 +161,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+semisync:
+  description:
+    - What semi-synchronous replication was changed at run time, per server (variable to value; empty when nothing;
+      a message when it could not be set); only for servers with semi-sync settings (O(servers[].semisync),
+      docs/semisync.md) - the master side on the new master, off on the others.
+  returned: when the promotion was done
+  type: dict
+  sample: {db2: {rpl_semi_sync_master_enabled: 'ON'}, db1: {rpl_semi_sync_master_enabled: 'OFF'}}
 old_master:
   description: The master before.
   returned: always

@@ -87,7 +87,11 @@ EXAMPLES = r'''
 
 RETURN = r'''
 servers:
-  description: Every server found, in tree order, by name (servers not in the inventory are named C(host:port)).
+  description:
+    - Every server found, in tree order, by name (servers not in the inventory are named C(host:port)).
+    - C(semisync) is its semi-synchronous replication state when O(servers[].semisync) is set for it (else null) -
+      whether the master and replica sides are on, whether the master side is active or fell back to asynchronous
+      replication, its semi-sync clients and acknowledged / unacknowledged commits (docs/semisync.md).
   returned: always
   type: dict
   sample:
@@ -117,6 +121,8 @@ servers:
       using_gtid: Slave_Pos
       errant: null
       problems: []
+      semisync: {master_enabled: false, replica_enabled: true, master_active: false, replica_active: true,
+                 clients: 0, yes_tx: 0, no_tx: 0, wait_point: AFTER_SYNC, timeout: 10000}
 roots:
   description: The servers that replicate from none of the others (normally the master).
   returned: always
@@ -127,7 +133,9 @@ problems:
     - Each problem with its kind, the servers concerned and a message. Kinds are C(unreachable), C(not_in_inventory),
       C(duplicate_server_id), C(duplicate_server_uuid), C(writable_replica), C(multiple_writable_masters),
       C(replication_broken), C(replication_stopped), C(lag), C(errant_transactions), C(drift),
-      C(relay_without_log_slave_updates).
+      C(relay_without_log_slave_updates), and when the inventory asks for semi-synchronous replication (docs/semisync.md)
+      C(semisync_async) (the master fell back to asynchronous replication), C(semisync_off), C(semisync_misplaced),
+      C(semisync_unknown).
   returned: always
   type: list
   elements: dict
