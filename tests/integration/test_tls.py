@@ -25,8 +25,8 @@ from conftest import Lab, lab_vars, run_playbook
 def lab():
     directory = tempfile.mkdtemp(prefix='replicant-tls-', dir='/var/tmp')
     os.rmdir(directory)
-    the_lab = Lab(directory, lab_vars(directory, '127.0.80.11', lab_tls=True, lab_wire=False, lab_spares=1,
-                                         lab_extra_config={'general_log': 'ON', 'general_log_file': 'general.log'}))
+    the_lab = Lab(directory, lab_vars(directory, '127.0.80.11', lab_tls=True, lab_spares=1,
+                                      lab_extra_config={'general_log': 'ON', 'general_log_file': 'general.log'}))
     run = the_lab.up()
     assert run.rc == 0, run.output
     try:
@@ -119,7 +119,11 @@ def playbook(name, inventory, **extra):
 
 
 def test_setup_replication_makes_every_replica_replicate_over_tls_with_an_account_that_requires_it(lab, inventory):
-    playbook('setup_replication', inventory, restart_master=True)
+    for name in ('lab2', 'lab3'):    # the lab wired them over TLS: the configure role must do it again itself
+        with tls_server(lab, name) as s:
+            s.sql('STOP SLAVE')
+            s.sql('RESET SLAVE ALL')
+    playbook('setup_replication', inventory)
     assert_replicating_over_tls(lab, {'lab2': 'lab1', 'lab3': 'lab1'})
     for name in ('lab1', 'lab2', 'lab3'):
         with tls_server(lab, name) as s:
