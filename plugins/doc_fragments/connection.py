@@ -32,7 +32,9 @@ options:
   config_file:
     description:
       - A my.cnf-style client option file whose C([client]) section supplies defaults
-        (user, password, host, port, socket). Ignored when the file does not exist.
+        (user, password, host, port, socket, and TLS - C(ssl-ca), C(ssl-capath), C(ssl-cert), C(ssl-key),
+        C(ssl-cipher), C(ssl), C(ssl-verify-server-cert), C(skip-ssl)); the module's own options win.
+        Ignored when the file does not exist.
     type: path
     default: ~/.my.cnf
   connect_timeout:
@@ -60,7 +62,10 @@ options:
     type: path
     aliases: [ssl_key]
   check_hostname:
-    description: Whether TLS verifies that the server's certificate matches O(login_host).
+    description:
+      - Whether TLS verifies that the server's certificate matches O(login_host) (with O(ca_cert); by default it
+        does). Setting it, to either value, turns TLS on, as O(ca_cert) does.
+      - Without any TLS option (here or in O(config_file)) the connection is plaintext.
     type: bool
 requirements:
   - PyMySQL on the host the module runs on.

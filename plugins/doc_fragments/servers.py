@@ -82,4 +82,36 @@ options:
             side; mysql_topology_info reports a master that has it off or has fallen back to asynchronous replication.
             Without it semi-sync is left as it is.
         type: dict
+      repl_ssl:
+        description:
+          - Whether replicas of this server connect to it over TLS (C(MASTER_SSL)). Implied by a file below; V(false)
+            repoints replicas without TLS. Unset with no file, a repoint leaves a replica's TLS settings as they are.
+        type: bool
+      repl_ssl_ca:
+        description:
+          - CA that signed this server's certificate, as a path on its replicas' hosts (C(MASTER_SSL_CA)); the
+            replicas then verify the certificate and its name against O(servers[].host) unless
+            O(servers[].repl_ssl_verify_server_cert=false).
+        type: str
+      repl_ssl_cert:
+        description: Client certificate its replicas present (C(MASTER_SSL_CERT)), a path on their hosts.
+        type: str
+      repl_ssl_key:
+        description: Key of O(servers[].repl_ssl_cert) (C(MASTER_SSL_KEY)), a path on the replicas' hosts.
+        type: str
+      repl_ssl_verify_server_cert:
+        description: Whether replicas verify this server's certificate (C(MASTER_SSL_VERIFY_SERVER_CERT)); default true with a CA.
+        type: bool
+      ca_cert:
+        description: CA to verify this server with, for the module's own connection; defaults to O(ca_cert).
+        type: path
+      client_cert:
+        description: Client certificate of the module's own connection; defaults to O(client_cert).
+        type: path
+      client_key:
+        description: Key of O(servers[].client_cert); defaults to O(client_key).
+        type: path
+      check_hostname:
+        description: Whether the module's own connection verifies the server's name; defaults to O(check_hostname).
+        type: bool
 '''

@@ -26,8 +26,11 @@ def _granted(server, user, host):
     return found
 
 
-def ensure_replication_user(server, user, host, password, monitoring=False, check_mode=False):
+def ensure_replication_user(server, user, host, password, monitoring=False, check_mode=False, require_ssl=None):
     """Create or update the account; returns (changed, statements shown with the password masked).
+
+    ``require_ssl``: True makes the account connect over TLS only (REQUIRE SSL; an account that already requires
+    a certificate is left so), False lifts any requirement (REQUIRE NONE), None leaves it as it is.
 
     Every check comes before the first change: a bad name or an empty password raises ValueError
     (naming the server) and nothing is run. Values are quoted for the session's own sql_mode.
@@ -59,7 +62,11 @@ def ensure_replication_user(server, user, host, password, monitoring=False, chec
     missing = [p for p in wanted if p.upper() not in (_granted(server, user, host) if exists else set())]
     if missing:
         plan.append('grant')
-    args = dict(user=user, host=host, password=password, privileges=missing)
+    if require_ssl is not None:
+        ssl_type = str(server.value(sql(flavor, 'account_ssl_type', user=user, host=host, quote=quote)) or '') if exists else ''
+        if bool(require_ssl) != bool(ssl_type.strip()):
+            plan.append('require_ssl')
+    args = dict(user=user, host=host, password=password, privileges=missing, on=bool(require_ssl))
     shown = [sql(flavor, key, mask=True, **_args_for(key, args)) for key in plan]
     if plan and not check_mode:
         server.sql(sql(flavor, 'sql_log_bin', on=False))
@@ -73,5 +80,5 @@ def ensure_replication_user(server, user, host, password, monitoring=False, chec
 
 def _args_for(key, args):
     names = {'create_user': ('user', 'host', 'password'), 'set_password': ('user', 'host', 'password'),
-             'grant': ('user', 'host', 'privileges')}[key]
+             'grant': ('user', 'host', 'privileges'), 'require_ssl': ('user', 'host', 'on')}[key]
     return {name: args[name] for name in names}

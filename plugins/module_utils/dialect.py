@@ -300,6 +300,7 @@ _FRAGMENTS = {
     'channel_arg': lambda f, a, m: ', %s' % _q(a)(_channel(a)) if _channel(a) else '',
     'gtid': lambda f, a, m: _q(a)(str(a['gtid'])),
     'on_off': lambda f, a, m: 'ON' if _on(a) else 'OFF',
+    'ssl_or_none': lambda f, a, m: 'SSL' if _on(a) else 'NONE',
     'read_only_var': lambda f, a, m: 'super_read_only' if _on(a) else 'read_only',
     'account': lambda f, a, m: '%s@%s' % (_q(a)(a['user']), _q(a)(a['host'])),
     'user': lambda f, a, m: _q(a)(a['user']),
@@ -344,6 +345,8 @@ ARGUMENTS = {
     'set_password': {'user': REQUIRED, 'host': REQUIRED, 'password': REQUIRED},
     'show_grants': {'user': REQUIRED, 'host': REQUIRED},
     'grant': {'user': REQUIRED, 'host': REQUIRED, 'privileges': REQUIRED},
+    'account_ssl_type': {'user': REQUIRED, 'host': REQUIRED},
+    'require_ssl': {'user': REQUIRED, 'host': REQUIRED, 'on': REQUIRED},
     'replication_privileges': {},
     'monitoring_privileges': {},
     'sql_log_bin': {'on': REQUIRED},
@@ -454,6 +457,11 @@ STATEMENTS = [Statement(*row) for row in [
     ('show_grants', MARIADB, _ANY, 'SHOW GRANTS FOR {account}'),
     ('grant', MYSQL, _ANY, 'GRANT {privileges} ON *.* TO {account}'),
     ('grant', MARIADB, _ANY, 'GRANT {privileges} ON *.* TO {account}'),
+    # what TLS the account must connect with: '' (none), ANY (REQUIRE SSL), X509, SPECIFIED
+    ('account_ssl_type', MYSQL, _ANY, 'SELECT ssl_type FROM mysql.user WHERE User = {user} AND Host = {host}'),
+    ('account_ssl_type', MARIADB, _ANY, 'SELECT ssl_type FROM mysql.user WHERE User = {user} AND Host = {host}'),
+    ('require_ssl', MYSQL, _ANY, 'ALTER USER {account} REQUIRE {ssl_or_none}'),
+    ('require_ssl', MARIADB, _ANY, 'ALTER USER {account} REQUIRE {ssl_or_none}'),
     # privilege lists (as SHOW GRANTS prints them), not statements
     ('replication_privileges', MYSQL, _ANY, 'REPLICATION SLAVE'),
     ('replication_privileges', MARIADB, _ANY, 'REPLICATION SLAVE'),
@@ -563,6 +571,23 @@ FOLLOW = {
 def follow_options(flavor, gtid=True):
     """The change_master options that make a replica of ``flavor`` follow by GTID (or by position)."""
     return dict(FOLLOW[flavor.name]['gtid' if gtid else 'positional'])
+
+
+def replication_tls_options(ssl=None, ssl_ca=None, ssl_cert=None, ssl_key=None, ssl_verify_server_cert=None):
+    """The change_master options that make a replica reach its master over TLS (the installation's settings,
+    inventory variables replicant_repl_ssl*): TLS on when ``ssl`` is true or a file is given, the master's
+    certificate verified (name included) when a CA is given unless ``ssl_verify_server_cert`` is false. ``ssl``
+    false: plaintext. Nothing given: {} (a repoint leaves the replica's TLS settings as they are)."""
+    files = dict((k, v) for k, v in (('master_ssl_ca', ssl_ca), ('master_ssl_cert', ssl_cert),
+                                     ('master_ssl_key', ssl_key)) if v)
+    verify = bool(ssl_ca) if ssl_verify_server_cert is None else bool(ssl_verify_server_cert)
+    if verify and not ssl_ca:
+        raise ValueError('verifying the master\'s certificate (ssl_verify_server_cert) needs the CA that signed it (ssl_ca)')
+    if ssl is None and not files:
+        return {}
+    if ssl is not None and not ssl:
+        return dict(master_ssl=False)
+    return dict(master_ssl=True, master_ssl_verify_server_cert=verify, **files)
 
 
 def reconnect_options(connect_retry=None, heartbeat_period=None):
@@ -691,6 +716,10 @@ STATUS_COLUMNS = collections.OrderedDict([
     ('channel', (('Channel_Name', 'Connection_name'), _text, '', _ALL)),
     ('connect_retry', (('Connect_Retry',), _to_int, None, _ALL)),
     ('ssl', (('Source_SSL_Allowed', 'Master_SSL_Allowed'), _yes, False, _ALL)),
+    ('ssl_ca', (('Source_SSL_CA_File', 'Master_SSL_CA_File'), _text, '', _ALL)),
+    ('ssl_cert', (('Source_SSL_Cert', 'Master_SSL_Cert'), _text, '', _ALL)),
+    ('ssl_key', (('Source_SSL_Key', 'Master_SSL_Key'), _text, '', _ALL)),
+    ('ssl_verify_server_cert', (('Source_SSL_Verify_Server_Cert', 'Master_SSL_Verify_Server_Cert'), _yes, False, _ALL)),
     ('sql_state', (('Replica_SQL_Running_State', 'Slave_SQL_Running_State'), _text, None, _ALL)),
 ])
 

@@ -41,6 +41,9 @@ LOGIN_KEYS = ('login_host', 'login_port', 'login_unix_socket', 'login_user', 'lo
 SHARED_KEYS = ('login_user', 'login_password', 'config_file', 'connect_timeout', 'read_timeout',
                'ca_cert', 'client_cert', 'client_key', 'check_hostname')
 
+# Per-server keys of a ``servers`` entry that say how replicas reach the server over TLS.
+REPL_TLS_KEYS = ('repl_ssl', 'repl_ssl_ca', 'repl_ssl_cert', 'repl_ssl_key', 'repl_ssl_verify_server_cert')
+
 # The ``servers`` option of the installation-wide modules (documented by the doc fragment replicant.mysql.servers).
 SERVERS_OPTION = dict(type='list', elements='dict', required=True, options=dict(
     name=dict(type='str', required=True),
@@ -58,6 +61,15 @@ SERVERS_OPTION = dict(type='list', elements='dict', required=True, options=dict(
     repl_user=dict(type='str'),
     repl_password=dict(type='str', no_log=True),
     semisync=dict(type='dict'),
+    repl_ssl=dict(type='bool'),
+    repl_ssl_ca=dict(type='str'),
+    repl_ssl_cert=dict(type='str'),
+    repl_ssl_key=dict(type='str', no_log=False),
+    repl_ssl_verify_server_cert=dict(type='bool'),
+    ca_cert=dict(type='path'),
+    client_cert=dict(type='path'),
+    client_key=dict(type='path', no_log=False),
+    check_hostname=dict(type='bool'),
 ))
 
 # SHOW SLAVE STATUS / SHOW MASTER STATUS columns that filter what is replicated or logged.
@@ -84,11 +96,12 @@ class Instance:
 
     ``login``: the connection options (login_host/login_port or login_unix_socket, login_user, ...);
     without an address the replication address is used. ``repl_user`` / ``repl_password``: the account
-    replicas of this server connect with. ``promotion``: preferred, neutral or excluded.
+    replicas of this server connect with; ``repl_tls``: how they reach it over TLS (the keyword arguments of
+    ``dialect.replication_tls_options``). ``promotion``: preferred, neutral or excluded.
     """
 
     def __init__(self, name, host=None, port=None, login=None, repl_user=None, repl_password=None,
-                 promotion=None, master=None, role=None, installation=None, semisync=None):
+                 promotion=None, master=None, role=None, installation=None, semisync=None, repl_tls=None):
         if promotion not in (None, '') + PROMOTION_CHOICES:
             raise ValueError('%s: promotion must be one of %s, not %r' % (name, ', '.join(PROMOTION_CHOICES), promotion))
         if role not in (None, '') + ROLES:
@@ -104,6 +117,7 @@ class Instance:
             self.login['read_timeout'] = DEFAULTS['read_timeout']
         self.repl_user = repl_user
         self.repl_password = repl_password
+        self.repl_tls = dialect.replication_tls_options(**(repl_tls or {}))
         self.promotion = promotion or 'neutral'
         self.declared_master = master
         self.declared_role = role or None
@@ -193,6 +207,7 @@ class Instance:
         options = dict(master_host=self.host, master_port=self.port, master_user=self.repl_user,
                        master_password=self.repl_password)
         options.update(dialect.follow_options(replica_flavor, gtid=gtid))
+        options.update(self.repl_tls)
         if not gtid:
             options.update(master_log_file=position.file, master_log_pos=position.pos)
         return options
@@ -216,7 +231,8 @@ def instance_from_spec(spec, defaults=None):
     login = dict((k, merged[k]) for k in LOGIN_KEYS + SHARED_KEYS if k in merged)
     return Instance(merged['name'], merged.get('host'), merged.get('port'), login, merged.get('repl_user'),
                     merged.get('repl_password'), merged.get('promotion'), merged.get('master'), merged.get('role'),
-                    merged.get('installation'), merged.get('semisync'))
+                    merged.get('installation'), merged.get('semisync'),
+                    dict((k[len('repl_'):], merged.get(k)) for k in REPL_TLS_KEYS))
 
 
 def instances_from_params(params, require_host=False):

@@ -24,6 +24,7 @@ __metaclass__ = type
 import collections
 
 from ansible_collections.replicant.mysql.plugins.module_utils import semisync
+from ansible_collections.replicant.mysql.plugins.module_utils.dialect import replication_tls_options
 
 DEFAULT_INSTALLATION = 'default'
 ALL_GROUP = 'mysql'
@@ -31,6 +32,10 @@ ROLE_GROUPS = collections.OrderedDict([('master', 'mysql_master'), ('replica', '
                                        ('spare', 'mysql_spares')])
 WHERE = ('controller', 'host')
 LOGIN_VIA = ('auto', 'socket', 'tcp')
+# The modules' TLS options (doc fragment replicant.mysql.connection), from replicant_login_<option> of each host.
+LOGIN_TLS = ('ca_cert', 'client_cert', 'client_key', 'check_hostname')
+# How replicas reach a master over TLS: replicant_repl_ssl* of the master (the paths are on the replicas' hosts).
+REPL_TLS = ('repl_ssl', 'repl_ssl_ca', 'repl_ssl_cert', 'repl_ssl_key', 'repl_ssl_verify_server_cert')
 
 
 def _get(hostvars, host, name, default=None):
@@ -86,7 +91,35 @@ def login_of(hostvars, host, where='controller'):
         value = _get(hostvars, host, 'replicant_' + key)
         if value is not None:
             login[key] = value
+    login.update((key, _get(hostvars, host, 'replicant_login_' + key)) for key in LOGIN_TLS
+                 if _get(hostvars, host, 'replicant_login_' + key) not in (None, ''))
     return login
+
+
+def _boolean(value, name):
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ('1', 'true', 'yes', 'on'):
+        return True
+    if text in ('0', 'false', 'no', 'off'):
+        return False
+    raise ValueError('%s must be true or false, not %r' % (name, value))
+
+
+def repl_tls_of(hostvars, host):
+    """The repl_ssl* keys of ``host``'s entry: how its replicas reach it over TLS, completed by the one rule
+    (``dialect.replication_tls_options``: a file implies TLS, a CA implies verifying the certificate)."""
+    given = dict((key[len('repl_'):], _get(hostvars, host, 'replicant_' + key)) for key in REPL_TLS)
+    given = dict((k, v) for k, v in given.items() if v not in (None, ''))
+    try:
+        for key in ('ssl', 'ssl_verify_server_cert'):
+            if key in given:
+                given[key] = _boolean(given[key], 'replicant_repl_' + key)
+        options = replication_tls_options(**given)
+    except ValueError as exc:
+        raise ValueError('%s: %s' % (host, exc))
+    return dict(('repl_' + key[len('master_'):], value) for key, value in options.items())
 
 
 def server_entry(hostvars, groups, host, where='controller'):
@@ -102,6 +135,7 @@ def server_entry(hostvars, groups, host, where='controller'):
     wanted = semisync.from_vars(lambda var: _get(hostvars, host, var), host)
     if wanted is not None:
         entry['semisync'] = wanted
+    entry.update(repl_tls_of(hostvars, host))
     entry.update(login_of(hostvars, host, where))
     return entry
 

@@ -90,6 +90,7 @@ def move(topology, replica, new_master, master_user=None, master_password=None, 
     options = dict(master_host=target.host, master_port=target.port,
                    master_user=master_user or node.status['master_user'], master_password=master_password)
     options.update(gtid_mode(node.status))
+    options.update(target.repl_tls)  # the installation's TLS for replication (none given: the replica's stay)
     done = dict(replica=replica, old_master=node.master, new_master=new_master, changed=True,
                 summary='%s: %s -> %s' % (replica, node.master, new_master))
     with node.server as server, target.server as new:

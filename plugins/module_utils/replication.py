@@ -148,6 +148,10 @@ _VISIBLE = {
     'master_use_gtid': ('using_gtid', lambda v: str(v).lower().replace('_', '')),
     'master_auto_position': ('auto_position', bool),
     'master_ssl': ('ssl', bool),
+    'master_ssl_ca': ('ssl_ca', str),
+    'master_ssl_cert': ('ssl_cert', str),
+    'master_ssl_key': ('ssl_key', str),
+    'master_ssl_verify_server_cert': ('ssl_verify_server_cert', bool),
     'master_connect_retry': ('connect_retry', int),
     'master_delay': ('sql_delay', int),
 }

@@ -69,9 +69,10 @@ class Server:
         self.config_file = config_file
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        # Any TLS option turns TLS on, check_hostname alone too (as community.mysql does).
         self.ssl = {k: v for k, v in (('ca', ssl_ca), ('cert', ssl_cert), ('key', ssl_key)) if v}
-        if check_hostname is not None and self.ssl:
-            self.ssl['check_hostname'] = check_hostname
+        if check_hostname is not None:
+            self.ssl['check_hostname'] = bool(check_hostname)
         self.name = name
         self._conn = None
         self._flavor = None
@@ -109,8 +110,11 @@ class Server:
             kwargs['user'] = self.user
         if self.password is not None:
             kwargs['password'] = self.password
-        if self.ssl:
-            kwargs['ssl'] = self.ssl
+        tls = dict(self.ssl)
+        if 'read_default_file' in kwargs:
+            tls = dict(option_file_tls(kwargs['read_default_file']), **tls)  # the module's own options win
+        if tls:
+            kwargs['ssl'] = tls
         else:
             # PyMySQL builds a TLS context on every connect otherwise (tens of ms).
             kwargs['ssl_disabled'] = True
@@ -263,15 +267,56 @@ def _reason(exc):
 _NEAR = re.compile(r"near '.*' at line \d+", re.S)
 
 
-def _option_file_password(path):
-    """The [client] password of a client option file, or None (read as PyMySQL reads it)."""
+def _option_file_client(path):
+    """The [client] section of a client option file as a dict (read as PyMySQL reads it: names in lower case with
+    dashes, quotes removed, '' for an option without a value); {} when unreadable."""
     try:
         from pymysql.optionfile import Parser
         parser = Parser()
         parser.read(path)
-        return parser.get('client', 'password')
+        if not parser.has_section('client'):
+            return {}
+        return dict((name, _unquote(value)) for name, value in parser.items('client', raw=True))
     except Exception:
-        return None
+        return {}
+
+
+def _unquote(value):
+    """An option file's value without its quotes ('' for an option without a value)."""
+    value = value or ''
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in '"\'' else value
+
+
+def _option_file_password(path):
+    """The [client] password of a client option file, or None."""
+    return _option_file_client(path).get('password')
+
+
+# The TLS options of a client option file, as keys of PyMySQL's ``ssl`` dict.
+_OPTION_FILE_TLS = (('ssl-ca', 'ca'), ('ssl-capath', 'capath'), ('ssl-cert', 'cert'), ('ssl-key', 'key'),
+                    ('ssl-cipher', 'cipher'))
+
+
+def _on(value):
+    return str(value).strip().lower() in ('', '1', 'on', 'true', 'yes')
+
+
+def option_file_tls(path):
+    """PyMySQL's ``ssl`` dict for the TLS that a client option file's [client] section asks for ({}: none).
+
+    ``ssl-ca``, ``ssl-capath``, ``ssl-cert``, ``ssl-key`` and ``ssl-cipher`` are taken as they are; ``ssl`` alone
+    (or ``ssl=1``) asks for TLS without verifying the server; ``ssl-verify-server-cert`` verifies its name;
+    ``skip-ssl`` or ``ssl=0`` turns TLS off.
+    """
+    client = _option_file_client(path)
+    if 'skip-ssl' in client or ('ssl' in client and not _on(client['ssl'])):
+        return {}
+    tls = dict((key, client[name]) for name, key in _OPTION_FILE_TLS if client.get(name))
+    if 'ssl-verify-server-cert' in client:
+        tls['check_hostname'] = _on(client['ssl-verify-server-cert'])
+    elif not tls and 'ssl' in client:
+        tls['check_hostname'] = False
+    return tls
 
 
 def _first_words(statement, n=4):

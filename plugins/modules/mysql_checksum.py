@@ -16,7 +16,8 @@ description:
   - Both servers checksum at the same time, each through two connections that take its tables one after
     the other, so the comparison costs about the time of the larger side's tables spread over two threads;
     RV(seconds) reports it.
-  - The replica is reached with the usual connection options, the source with the C(other_*) ones.
+  - The replica is reached with the usual connection options, the source with the C(other_*) ones; the TLS
+    options (O(ca_cert), O(client_cert), O(client_key), O(check_hostname)) apply to both.
   - Only reads; it fails when a table differs (unless O(fail_on_difference=false)).
   - O(timeout) must be from 1 to 86400 seconds; O(other_port) a port number. Both are checked before
     either server is touched.
@@ -145,7 +146,8 @@ def act(module, server):
     p = module.params
     other = Server(host=p['other_host'], port=p['other_port'], unix_socket=p['other_unix_socket'],
                    user=p['other_user'] or p['login_user'], password=p['other_password'] or p['login_password'],
-                   connect_timeout=p['connect_timeout']).connect()
+                   connect_timeout=p['connect_timeout'], ssl_ca=p['ca_cert'], ssl_cert=p['client_cert'],
+                   ssl_key=p['client_key'], check_hostname=p['check_hostname']).connect()
     try:
         if module.check_mode:
             return plan(server, other, p['other_is_master'])

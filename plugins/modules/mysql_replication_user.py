@@ -41,6 +41,13 @@ options:
     description: Also grant the privilege to read replication status.
     type: bool
     default: false
+  require_ssl:
+    description:
+      - V(true) lets the account connect over TLS only (C(REQUIRE SSL)); an account that already requires a
+        client certificate is left as it is. V(false) lifts any TLS requirement (C(REQUIRE NONE)).
+        Unset, the account's requirement is left as it is.
+    type: bool
+    version_added: 0.2.0
 attributes:
   check_mode:
     support: full
@@ -57,6 +64,13 @@ EXAMPLES = r'''
     user: repl
     host: 10.0.0.%
     password: "{{ vault_repl_password }}"
+
+- name: Replication account that connects over TLS only
+  replicant.mysql.mysql_replication_user:
+    login_unix_socket: /run/mysqld/mysqld.sock
+    user: repl
+    password: "{{ vault_repl_password }}"
+    require_ssl: true
 '''
 
 RETURN = r'''
@@ -77,7 +91,7 @@ from ansible_collections.replicant.mysql.plugins.module_utils.module_common impo
 def act(module, server):
     p = module.params
     changed, statements = ensure_replication_user(server, p['user'], p['host'], p['password'], p['monitoring'],
-                                                  check_mode=module.check_mode)
+                                                  check_mode=module.check_mode, require_ssl=p['require_ssl'])
     return dict(changed=changed, statements=statements)
 
 
@@ -88,6 +102,7 @@ def main():
             host=dict(type='str', default='%'),
             password=dict(type='str', required=True, no_log=True),
             monitoring=dict(type='bool', default=False),
+            require_ssl=dict(type='bool'),
         ),
         supports_check_mode=True,
     )

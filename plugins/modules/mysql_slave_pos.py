@@ -78,7 +78,8 @@ status:
       master_port, master_user, io_running, sql_running, io_running_ok, sql_running_ok, seconds_behind,
       master_log_file, read_master_log_pos, relay_master_log_file, exec_master_log_pos, last_io_errno,
       last_io_error, last_sql_errno, last_sql_error, master_server_id, master_uuid, auto_position,
-      using_gtid, gtid_io_pos, executed_gtid_set, sql_delay, io_state, channel, connect_retry, ssl.
+      using_gtid, gtid_io_pos, executed_gtid_set, sql_delay, io_state, channel, connect_retry, ssl, ssl_ca,
+      ssl_cert, ssl_key, ssl_verify_server_cert.
   returned: always
   type: dict
 '''

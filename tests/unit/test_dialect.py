@@ -388,7 +388,9 @@ STATUS_KEYS = ['master_host', 'master_port', 'master_user', 'io_running', 'sql_r
                'sql_running_ok', 'seconds_behind', 'master_log_file', 'read_master_log_pos', 'relay_master_log_file',
                'exec_master_log_pos', 'last_io_errno', 'last_io_error', 'last_sql_errno', 'last_sql_error',
                'master_server_id', 'master_uuid', 'auto_position', 'using_gtid', 'gtid_io_pos', 'executed_gtid_set',
-               'sql_delay', 'io_state', 'channel', 'connect_retry', 'ssl', 'sql_state']
+               'sql_delay', 'io_state', 'channel', 'connect_retry', 'ssl', 'ssl_ca', 'ssl_cert', 'ssl_key',
+               'ssl_verify_server_cert', 'sql_state']
+NO_TLS_FILES = dict(ssl_ca='', ssl_cert='', ssl_key='', ssl_verify_server_cert=False)
 
 MARIADB_ROW = {
     'Connection_name': '', 'Connection_name_ignored': None, 'Slave_SQL_State': 'Slave has read all relay log',
@@ -441,7 +443,7 @@ def test_normalize_mariadb_row():
         last_io_errno=0, last_io_error='', last_sql_errno=0, last_sql_error='', master_server_id=1,
         master_uuid=None, auto_position=None, using_gtid='Slave_Pos', gtid_io_pos='0-1-1234',
         executed_gtid_set='0-1-1234', sql_delay=0, io_state='Waiting for master to send event', channel='',
-        connect_retry=60, ssl=False, sql_state='Slave has read all relay log; waiting for more updates')
+        connect_retry=60, ssl=False, **NO_TLS_FILES, sql_state='Slave has read all relay log; waiting for more updates')
 
 
 def test_normalize_mariadb_row_without_gtid_slave_pos():
@@ -462,7 +464,7 @@ def test_normalize_old_mysql_row():
         last_io_errno=1045, last_io_error=MYSQL57_ROW['Last_IO_Error'], last_sql_errno=0, last_sql_error='',
         master_server_id=0, master_uuid='', auto_position=False, using_gtid=None, gtid_io_pos='',
         executed_gtid_set='3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5,b5a2e3c4-0f1d-11ef-8a3b-0242ac120002:1-2',
-        sql_delay=0, io_state='Connecting to master', channel='', connect_retry=60, ssl=True, sql_state=None)
+        sql_delay=0, io_state='Connecting to master', channel='', connect_retry=60, ssl=True, **NO_TLS_FILES, sql_state=None)
 
 
 def test_normalize_new_mysql_row():
@@ -475,5 +477,5 @@ def test_normalize_new_mysql_row():
         master_uuid='3e11fa47-71ca-11e1-9e33-c80aa9429562', auto_position=True, using_gtid=None,
         gtid_io_pos='3e11fa47-71ca-11e1-9e33-c80aa9429562:1-9',
         executed_gtid_set='3e11fa47-71ca-11e1-9e33-c80aa9429562:1-9', sql_delay=30,
-        io_state='Waiting for source to send event', channel='ch1', connect_retry=10, ssl=True,
+        io_state='Waiting for source to send event', channel='ch1', connect_retry=10, ssl=True, **NO_TLS_FILES,
         sql_state='Replica has read all relay log; waiting for more updates')
