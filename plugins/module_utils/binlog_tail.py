@@ -52,6 +52,11 @@ def client_option_file(directory, login, host=None, port=None):
     else:
         lines += ['host=%s' % option_value(login.get('login_host') or host),
                   'port=%d' % int(login.get('login_port') or port)]
+    for key, option in (('ca_cert', 'ssl-ca'), ('client_cert', 'ssl-cert'), ('client_key', 'ssl-key')):
+        if login.get(key):  # the module's own TLS settings, for the client tools too
+            lines.append('%s=%s' % (option, option_value(login[key])))
+    if login.get('ca_cert') and login.get('check_hostname') is not False:
+        lines.append('ssl-verify-server-cert')
     path = os.path.join(directory, 'client.cnf')
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, 'w') as handle:
