@@ -37,6 +37,9 @@ COMPRESSORS = {'zstd': (['zstd', '-q', '-1', '-T0', '-c'], 'zstd -q -d -c'),
                'lz4': (['lz4', '-q', '-1', '-c'], 'lz4 -q -d -c'),
                'gzip': (['gzip', '-1', '-c'], 'gzip -d -c')}
 MAX_PACKET = '1G'  # the largest statement a logical copy writes and loads
+PROXY_GRANT = 'GRANT PROXY ON '
+# The head of an enabled event's CREATE EVENT in a dump (its status comes right after ON COMPLETION, before DO).
+EVENT_ENABLED = re.compile(r'^(/\*!50106 CREATE\*/ .*?/\*!50106 EVENT .*? ON COMPLETION (?:NOT )?PRESERVE) ENABLE ', re.M)
 GTID_IN_DUMP = re.compile(rb"gtid_slave_pos\s*=\s*'([^']*)'")
 
 
@@ -126,15 +129,18 @@ def system_producer(flavor, options_file, schemas):
     return command + (['--databases', '--'] + list(schemas) if schemas else [])
 
 
-def system_load(flavor, dump, events, gtid):
+def system_load(flavor, dump, gtid):
     """What the target loads after every table: its other accounts dropped (the loading one stays), the source's
-    accounts, grants, routines and events (``dump``), its enabled ``events`` (db, name) disabled as replicating them
-    would, and the position of the copy."""
+    accounts, grants, routines and events (``dump``; enabled events disabled on the target, as replicating their
+    CREATE EVENT does), and the position of the copy."""
     statements = []
     if flavor.name == 'mariadb':
         statements.append('DELIMITER ;;\n%s;;\nDELIMITER ;\n' % dialect.sql(flavor, 'drop_other_accounts'))
-    statements.append(dump.decode('utf-8', 'surrogateescape') if isinstance(dump, bytes) else dump)
-    statements += ['%s;\n' % dialect.sql(flavor, 'disable_event_on_replica', db=db, name=name) for db, name in events]
+    dump = dump.decode('utf-8', 'surrogateescape') if isinstance(dump, bytes) else dump
+    # PROXY grants need PROXY ... WITH GRANT OPTION, which the loading account has not (root's): the accounts holding
+    # one stay as the target has them (see drop_other_accounts), and the verification compares them.
+    dump = ''.join(line for line in dump.splitlines(True) if not line.startswith(PROXY_GRANT))
+    statements.append(EVENT_ENABLED.sub(r'\1 DISABLE ON SLAVE ', dump))
     statements.append('%s;\n' % dialect.sql(flavor, 'set_gtid_slave_pos', gtid=gtid))
     return ''.join(statements).encode('utf-8', 'surrogateescape')
 
@@ -185,7 +191,6 @@ def logical_copy(server, flavor, options_file, schemas, receive, streams, compre
     try:
         before = {row['id'] for row in server.run('open_transactions')}  # under the lock: none of them a stream's
         dump = _run(system, timeout=timeout, what='the dump of the accounts, routines and events')
-        events = [(row['db'], row['name']) for row in server.run('enabled_events') if row['db'] in schemas]
         result = dict(bytes=0, seconds=0, mb_per_s=0, gtid=None, said=b'')
         if groups:
             pipes = [(command, receive, b'') for command in producers]
@@ -193,7 +198,7 @@ def logical_copy(server, flavor, options_file, schemas, receive, streams, compre
                                  compress=compress, timeout=timeout, **stream_args)
     finally:
         unlock(server)
-    load = system_load(server.flavor, dump, events, gtid)
+    load = system_load(server.flavor, dump, gtid)
     if compress and compress != 'none':
         load = _run(COMPRESSORS[compress][0], load, timeout, 'compressing the accounts, routines and events')
     _run(receive, load, timeout, 'loading the accounts, routines and events')
@@ -588,12 +593,15 @@ def _first_value(row):
     return list(row.values())[0] if row else None
 
 
-def definitions(server):
+def definitions(server, skip_accounts=()):
     """What a copy must carry besides the rows, normalized to compare: {name: text} of every account and role (its
     SHOW CREATE USER and its sorted SHOW GRANTS) and of every routine, event, trigger and view of the user schemas
-    (SHOW CREATE, but for when it was created; an event disabled on a replica counts as enabled)."""
+    (SHOW CREATE, but for when it was created; an event disabled on a replica counts as enabled). Accounts named
+    (user@host) in ``skip_accounts`` are left out."""
     out = {}
     for row in server.run('accounts'):
+        if '%s@%s' % (row['user'], row['host']) in skip_accounts:
+            continue
         if row['is_role'] == 'Y':
             name, lines = "role '%s'" % row['user'], []
             grants = server.run('show_role_grants', user=row['user'])
@@ -616,7 +624,7 @@ def differing(mine, theirs):
     return sorted(name for name in set(mine) | set(theirs) if mine.get(name) != theirs.get(name))
 
 
-def compare_checksums(source, target, source_is_master=False, timeout=120, compare_definitions=True):
+def compare_checksums(source, target, source_is_master=False, timeout=120, compare_definitions=True, skip_accounts=()):
     """Checksum every user table of ``source`` and ``target`` at the same GTID position and compare them, and (with
     ``compare_definitions``) their accounts, grants, routines, events, triggers and views (see definitions()).
 
@@ -643,7 +651,8 @@ def compare_checksums(source, target, source_is_master=False, timeout=120, compa
         started = time.time()
         mine, theirs = _checksums([source, target])
         seconds = time.time() - started
-        ours, others = (definitions(source), definitions(target)) if compare_definitions else ({}, {})
+        ours, others = ((definitions(source, skip_accounts), definitions(target, skip_accounts)) if compare_definitions
+                        else ({}, {}))
     finally:
         if source_is_master:
             unlock(source)

@@ -367,8 +367,6 @@ ARGUMENTS = {
     'show_role_grants': {'user': REQUIRED},
     'stored_objects': {},
     'show_create_object': {'kind': REQUIRED, 'db': REQUIRED, 'name': REQUIRED},
-    'enabled_events': {},
-    'disable_event_on_replica': {'db': REQUIRED, 'name': REQUIRED},
     'drop_other_accounts': {},
     'binlog_settings': {},
     'gtid_enabled': {},
@@ -396,16 +394,16 @@ _STORED_OBJECTS = ("SELECT routine_type AS kind, routine_schema AS db, routine_n
                    "SELECT 'TRIGGER', trigger_schema, trigger_name FROM information_schema.triggers WHERE trigger_schema {0} "
                    "UNION ALL SELECT 'VIEW', table_schema, table_name FROM information_schema.views WHERE table_schema {0} "
                    "ORDER BY 1, 2, 3").format(_NOT_SYSTEM.replace('{', '{{').replace('}', '}}'))
-_ENABLED_EVENTS = ("SELECT event_schema AS db, event_name AS name FROM information_schema.events "
-                   "WHERE status = 'ENABLED' AND event_schema " + _NOT_SYSTEM + " ORDER BY 1, 2")
 # A logical load gives the target the source's accounts: first every account of the target but the one loading
-# (which keeps working; clone_slave checks that the source's is the same) goes, roles included, unlogged.
+# (which keeps working; clone_slave checks that the source's is the same) and those holding a PROXY grant (root@localhost:
+# a loading account without PROXY ... WITH GRANT OPTION cannot give it again) goes, roles included, unlogged.
 # (From 10.4 the accounts are in mysql.global_priv; the view mysql.user needs its definer mariadb.sys, dropped too.)
 _DROP_OTHER_ACCOUNTS = ("BEGIN NOT ATOMIC FOR a IN (SELECT User AS u, Host AS h, {0} AS r FROM {1} "
-                        "WHERE CONCAT(User, '@', Host) <> CURRENT_USER()) DO EXECUTE IMMEDIATE "
+                        "WHERE CONCAT(User, '@', Host) <> CURRENT_USER() AND (User, Host) NOT IN "
+                        "(SELECT User, Host FROM mysql.proxies_priv)) DO EXECUTE IMMEDIATE "
                         "IF(a.r = 'Y', CONCAT('DROP ROLE ', QUOTE(a.u)), CONCAT('DROP USER ', QUOTE(a.u), '@', QUOTE(a.h))); "
                         "END FOR; END")
-_GLOBAL_PRIV_ROLE = "IF(JSON_VALUE(Priv, '$.is_role') = 'true', 'Y', 'N')"
+_GLOBAL_PRIV_ROLE = "IF(JSON_EXTRACT(Priv, '$.is_role') = 'true', 'Y', 'N')"
 
 # sessions of this connection's user (the dump streams log in as it) with an open InnoDB transaction
 _OPEN_TRANSACTIONS = ("SELECT t.trx_mysql_thread_id AS id FROM information_schema.innodb_trx t "
@@ -526,12 +524,6 @@ STATEMENTS = [Statement(*row) for row in [
     ('stored_objects', MARIADB, _ANY, _STORED_OBJECTS),
     ('show_create_object', MYSQL, _ANY, 'SHOW CREATE {kind} {object}'),
     ('show_create_object', MARIADB, _ANY, 'SHOW CREATE {kind} {object}'),
-    ('enabled_events', MYSQL, _ANY, _ENABLED_EVENTS),
-    ('enabled_events', MARIADB, _ANY, _ENABLED_EVENTS),
-    # what replicating CREATE EVENT makes of an event on a replica
-    ('disable_event_on_replica', MYSQL, _ANY, 'ALTER EVENT {object} DISABLE ON SLAVE'),
-    ('disable_event_on_replica', MYSQL, (8, 0, 22), 'ALTER EVENT {object} DISABLE ON REPLICA'),
-    ('disable_event_on_replica', MARIADB, _ANY, 'ALTER EVENT {object} DISABLE ON SLAVE'),
     ('drop_other_accounts', MARIADB, _ANY, _DROP_OTHER_ACCOUNTS.format('is_role', 'mysql.user')),
     ('drop_other_accounts', MARIADB, (10, 4, 0), _DROP_OTHER_ACCOUNTS.format(_GLOBAL_PRIV_ROLE, 'mysql.global_priv')),
     # promote_master: a candidate master writes replicated transactions to its own binary log

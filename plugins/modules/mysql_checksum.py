@@ -62,6 +62,13 @@ options:
       user schemas.
     type: bool
     default: true
+  skip_accounts:
+    description:
+      - Accounts (C(user@host), as in C(repl@%)) O(compare_definitions) leaves out - those each server gets on its own,
+        such as the replication account M(replicant.mysql.mysql_replication_user) makes outside the binary log.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -167,7 +174,7 @@ def act(module, server):
         if module.check_mode:
             return plan(server, other, p['other_is_master'])
         result = compare_checksums(other, server, source_is_master=p['other_is_master'], timeout=p['timeout'],
-                                   compare_definitions=p['compare_definitions'])
+                                   compare_definitions=p['compare_definitions'], skip_accounts=p['skip_accounts'])
     finally:
         other.close()
     if p['fail_on_difference'] and not result['match']:
@@ -188,6 +195,7 @@ def main():
             timeout=dict(type='int', default=120),
             fail_on_difference=dict(type='bool', default=True),
             compare_definitions=dict(type='bool', default=True),
+            skip_accounts=dict(type='list', elements='str', default=[]),
         ),
         required_one_of=[('other_host', 'other_unix_socket')],
         supports_check_mode=True,

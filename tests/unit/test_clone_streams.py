@@ -41,17 +41,23 @@ def test_the_system_dump_has_the_accounts_routines_and_events_and_no_rows():
     assert '--system=users' not in clone.system_producer('mysql', '/run/x.cnf', ['shop'])  # mysqldump has no such dump
 
 
+EVENT = ("/*!50106 CREATE*/ /*!50117 DEFINER=`admin`@`localhost`*/ /*!50106 EVENT `tick` ON SCHEDULE EVERY 1 HOUR "
+         "STARTS '2026-12-07 05:39:26' ON COMPLETION NOT PRESERVE %s DO INSERT INTO t VALUES ('PRESERVE ENABLE ')\n")
+
+
 def test_the_system_load_drops_the_other_accounts_first_and_sets_the_position_last():
-    load = clone.system_load(Flavor('mariadb', '10.11.19'), b'CREATE USER IF NOT EXISTS `bob`@`%`;\n',
-                             [('shop', 'tick`er')], '0-1-42').decode()
-    drop, dump, event, position = load.index('DROP USER'), load.index('CREATE USER IF'), load.index('ALTER EVENT'), \
-        load.index('gtid_slave_pos')
-    assert drop < dump < event < position
+    dump = ('CREATE USER IF NOT EXISTS `bob`@`%`;\nGRANT PROXY ON ``@`%` TO `root`@`localhost` WITH GRANT OPTION;\n'
+            + EVENT % 'ENABLE' + EVENT % 'DISABLE').encode()
+    load = clone.system_load(Flavor('mariadb', '10.11.19'), dump, '0-1-42').decode()
+    drop, account, position = load.index('DROP USER'), load.index('CREATE USER IF'), load.index('gtid_slave_pos')
+    assert drop < account < position
     assert load.startswith('DELIMITER ;;\nBEGIN NOT ATOMIC') and "<> CURRENT_USER()" in load  # the loading account stays
+    assert 'GRANT PROXY' not in load and 'mysql.proxies_priv' in load  # root@localhost stays: no one else can grant it
     assert 'mysql.global_priv' in load  # not the view mysql.user, whose definer mariadb.sys is dropped too
-    assert "ALTER EVENT `shop`.`tick``er` DISABLE ON SLAVE;" in load
+    # an enabled event is disabled on the replica, as replicating its CREATE EVENT does; its body and others are kept
+    assert EVENT % 'DISABLE ON SLAVE' in load and EVENT % 'DISABLE' in load and EVENT % 'ENABLE' not in load
     assert load.endswith("SET GLOBAL gtid_slave_pos = '0-1-42';\n")
-    mysql = clone.system_load(Flavor('mysql', '8.0.36'), b'', [], 'u:1-5').decode()
+    mysql = clone.system_load(Flavor('mysql', '8.0.36'), b'', 'u:1-5').decode()
     assert 'DROP USER' not in mysql and "gtid_purged = 'u:1-5'" in mysql
 
 
@@ -87,6 +93,7 @@ def test_definitions_name_each_account_role_and_object_and_ignore_what_a_copy_ca
     assert clone.differing(mine, clone.definitions(Definitions(event='DISABLE ON SLAVE'))) == []
     assert clone.differing(mine, clone.definitions(Definitions(hash_of_bob='*BB'))) == ["account 'bob'@'%'"]
     assert clone.differing({'a': 1}, {'b': 1}) == ['a', 'b']
+    assert "account 'bob'@'%'" not in clone.definitions(Definitions(), skip_accounts=['bob@%'])
 
 
 def test_several_pipes_at_once_add_up_and_each_gets_its_epilogue(tmp_path):
