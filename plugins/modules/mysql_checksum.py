@@ -18,7 +18,7 @@ description:
     RV(seconds) reports it.
   - The replica is reached with the usual connection options, the source with the C(other_*) ones.
   - With O(compare_definitions) (the default) it also compares, at that position, every account and role (its
-    C(SHOW CREATE USER) and its sorted C(SHOW GRANTS): authentication, limits, privileges, roles, default role) and
+    C(SHOW CREATE USER) and its sorted C(SHOW GRANTS) - authentication, limits, privileges, roles, default role) and
     every routine, event, trigger and view of the user schemas (C(SHOW CREATE), an event disabled on a replica
     counting as enabled); RV(differences) names each one that differs or is on one side only.
   - Only reads; it fails when a table or a definition differs (unless O(fail_on_difference=false)).
