@@ -146,7 +146,8 @@ def test_the_verification_names_an_account_that_differs(lab):
         target.sql("GRANT SELECT ON crm.people TO 'auditor'@'%'")
     try:
         h = lab.hosts()['lab2']
-        result = lab.module(TARGET, 'mysql_checksum', other_host=h['replicant_host'], other_port=h['replicant_port'])
+        result = lab.module(TARGET, 'mysql_checksum', other_host=h['replicant_host'], other_port=h['replicant_port'],
+                            compare_definitions=True, skip_accounts=['repl@%'])
         assert result.get('failed') and "account 'auditor'@'%'" in result['msg'], result
         assert "account 'auditor'@'%'" in result['differences'] and result['tables'] >= 3
     finally:
@@ -164,6 +165,26 @@ def test_a_rerun_refuses_the_replicating_clone_and_changes_nothing(lab):
     assert caught_up(lab) == before
     with lab.server(TARGET) as target:
         assert fetch_slave_pos(target)['gtid'] == gtid
+
+
+def test_a_source_whose_account_for_the_login_differs_is_refused_before_the_copy(lab):
+    """The load gives the target the source's accounts: a source whose admin@localhost differs (here its limits) would
+    leave the procedure unable to log in to the target, so the clone is refused before anything is copied."""
+    before = caught_up(lab)
+    with lab.server('lab2') as source:
+        source.sql('SET SESSION sql_log_bin = 0')
+        source.sql("ALTER USER 'admin'@'localhost' WITH MAX_USER_CONNECTIONS 1000")
+    try:
+        run = clone(lab, source='lab2', force=True)
+    finally:
+        with lab.server('lab2') as source:
+            source.sql('SET SESSION sql_log_bin = 0')
+            source.sql("ALTER USER 'admin'@'localhost' WITH MAX_USER_CONNECTIONS 0")
+    assert run.rc != 0 and "login account admin@localhost is defined otherwise (authentication, TLS or limits) on " \
+        "the source" in run.output, run.output[-3000:]
+    assert 'Nothing was copied' in run.output
+    assert caught_up(lab) == before  # still replicating, nothing dropped
+    assert_complete_copy(lab)
 
 
 def test_logical_clone_into_a_stopped_wiped_target_initialises_and_starts_it(lab):
