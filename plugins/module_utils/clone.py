@@ -37,6 +37,9 @@ COMPRESSORS = {'zstd': (['zstd', '-q', '-1', '-T0', '-c'], 'zstd -q -d -c'),
                'lz4': (['lz4', '-q', '-1', '-c'], 'lz4 -q -d -c'),
                'gzip': (['gzip', '-1', '-c'], 'gzip -d -c')}
 MAX_PACKET = '1G'  # the largest statement a logical copy writes and loads
+PROXY_GRANT = 'GRANT PROXY ON '
+# The head of an enabled event's CREATE EVENT in a dump (its status comes right after ON COMPLETION, before DO).
+EVENT_ENABLED = re.compile(r'^(/\*!50106 CREATE\*/ .*?/\*!50106 EVENT .*? ON COMPLETION (?:NOT )?PRESERVE) ENABLE ', re.M)
 GTID_IN_DUMP = re.compile(rb"gtid_slave_pos\s*=\s*'([^']*)'")
 
 
@@ -66,10 +69,8 @@ def producer(method, flavor, options_file, datadir=None, schemas=None, work_dir=
     if method == 'physical':
         return [tools['backup'], '--defaults-file=%s' % options_file, '--backup', '--stream=xbstream',
                 '--target-dir=%s' % (work_dir or tempfile.gettempdir())]
-    if method == 'logical':
-        return [tools['dump'], '--defaults-file=%s' % options_file, '--max-allowed-packet=%s' % MAX_PACKET,
-                '--single-transaction', '--master-data=1',
-                '--gtid', '--routines', '--triggers', '--events', '--databases', '--'] + list(schemas or [])
+    if method == 'logical':  # one stream of every table (see logical_copy())
+        return parallel_producers(flavor, options_file, schemas or [], [set()])[0]
     if method in ('cold', 'snapshot'):
         return ['tar', '-C', datadir, '-cf', '-', '.']
     raise ValueError('unknown copy method %r' % (method,))
@@ -104,17 +105,44 @@ def dump_groups(tables, streams):
 
 
 def parallel_producers(flavor, options_file, schemas, groups):
-    """One dump per group, all in one consistent state when they start under a read lock (see
-    consistent_start()): every schema, the other groups' tables left out; the first also has the routines and
-    events. None writes a position (the caller adds the one read under the lock)."""
+    """One dump per group (tables with their triggers, views), all in one consistent state when they start under a
+    read lock (see consistent_start()): every schema, the other groups' tables left out. None writes a position, nor
+    the accounts, routines and events (see system_producer())."""
     everything = set().union(*groups)
     commands = []
-    for index, group in enumerate(groups):
+    for group in groups:
         command = [TOOLS[flavor]['dump'], '--defaults-file=%s' % options_file, '--max-allowed-packet=%s' % MAX_PACKET,
-                   '--single-transaction', '--triggers'] + (['--routines', '--events'] if index == 0 else [])
+                   '--single-transaction', '--triggers', '--skip-routines', '--skip-events']
         command += ['--ignore-table=%s.%s' % table for table in sorted(everything - group)]
         commands.append(command + ['--databases', '--'] + list(schemas))
     return commands
+
+
+def system_producer(flavor, options_file, schemas):
+    """The dump of what is not in the tables' snapshot (the mysql schema): the accounts, roles and their grants
+    (MariaDB: --system=users, as CREATE USER IF NOT EXISTS and GRANT), the routines and events of ``schemas``.
+    It runs to its end under the read lock, so that it is of the position the copy carries."""
+    command = [TOOLS[flavor]['dump'], '--defaults-file=%s' % options_file, '--max-allowed-packet=%s' % MAX_PACKET,
+               '--skip-lock-tables', '--no-data', '--no-create-info', '--skip-triggers', '--routines', '--events']
+    if flavor == 'mariadb':
+        command += ['--system=users', '--insert-ignore']
+    return command + (['--databases', '--'] + list(schemas) if schemas else [])
+
+
+def system_load(flavor, dump, gtid):
+    """What the target loads after every table: its other accounts dropped (the loading one stays), the source's
+    accounts, grants, routines and events (``dump``; enabled events disabled on the target, as replicating their
+    CREATE EVENT does), and the position of the copy."""
+    statements = []
+    if flavor.name == 'mariadb':
+        statements.append('DELIMITER ;;\n%s;;\nDELIMITER ;\n' % dialect.sql(flavor, 'drop_other_accounts'))
+    dump = dump.decode('utf-8', 'surrogateescape') if isinstance(dump, bytes) else dump
+    # PROXY grants need PROXY ... WITH GRANT OPTION, which the loading account has not (root's): the accounts holding
+    # one stay as the target has them (see drop_other_accounts), and the verification compares them.
+    dump = ''.join(line for line in dump.splitlines(True) if not line.startswith(PROXY_GRANT))
+    statements.append(EVENT_ENABLED.sub(r'\1 DISABLE ON SLAVE ', dump))
+    statements.append('%s;\n' % dialect.sql(flavor, 'set_gtid_slave_pos', gtid=gtid))
+    return ''.join(statements).encode('utf-8', 'surrogateescape')
 
 
 def consistent_start(server, before, pipes, timeout=60):
@@ -135,28 +163,47 @@ def consistent_start(server, before, pipes, timeout=60):
     unlock(server)
 
 
-def parallel_logical(server, flavor, options_file, schemas, receive, streams, **stream_args):
-    """A logical copy in up to ``streams`` dump streams loaded at once, all of one consistent state: the source is
-    read-locked until every stream has opened its snapshot, and the position read under the lock goes to the target
-    at the end of the first stream. Returns stream_many()'s result (plus ``producers``), or None when there is
-    nothing to share (fewer than two tables) or there are views (they need every table loaded first): then the
-    caller dumps in one stream."""
+def _run(command, data=None, timeout=None, what='a command'):
+    """Run ``command`` to its end with ``data`` on its input; its output, or CopyError."""
+    try:
+        done = subprocess.run(command, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CopyError('%s (%s) failed: %s' % (what, command[0], exc))
+    if done.returncode != 0:
+        raise CopyError('%s (%s) exited %s: %s' % (what, command[0], done.returncode, _last(done.stderr)))
+    return done.stdout
+
+
+def logical_copy(server, flavor, options_file, schemas, receive, streams, compress=None, timeout=None, **stream_args):
+    """A logical copy of ``schemas`` and the accounts in up to ``streams`` dump streams loaded at once, all of one
+    consistent state: the source is read-locked while the accounts, routines and events are dumped (they are not in
+    a transaction's snapshot) and until every table stream has opened its snapshot. The tables (their triggers,
+    views) load first, in one stream when there are views (they need every table) or fewer than two tables; then
+    the accounts, grants (some name tables and routines), routines, events and the position read under the lock.
+    Returns stream_many()'s result (plus ``producers``, ``gtid`` and ``system_bytes``)."""
     objects = [t for t in server.run('table_sizes') if t['db'] in schemas]
-    if streams < 2 or any(t['type'] == 'VIEW' for t in objects):
-        return None
-    groups = dump_groups(objects, streams)
-    if len(groups) < 2:
-        return None
+    views = any(t['type'] == 'VIEW' for t in objects)
+    groups = dump_groups(objects, 1 if views else streams)
     producers = parallel_producers(flavor, options_file, schemas, groups)
+    system = system_producer(flavor, options_file, schemas)
     gtid = flush_and_lock(server)['gtid_executed']
     try:
         before = {row['id'] for row in server.run('open_transactions')}  # under the lock: none of them a stream's
-        epilogue = ('%s;\n' % dialect.sql(server.flavor, 'set_gtid_slave_pos', gtid=gtid)).encode('utf-8')
-        pipes = [(command, receive, epilogue if index == 0 else b'') for index, command in enumerate(producers)]
-        result = stream_many(pipes, started=lambda running: consistent_start(server, before, running), **stream_args)
+        dump = _run(system, timeout=timeout, what='the dump of the accounts, routines and events')
+        result = dict(bytes=0, seconds=0, mb_per_s=0, gtid=None, said=b'')
+        if groups:
+            pipes = [(command, receive, b'') for command in producers]
+            result = stream_many(pipes, started=lambda running: consistent_start(server, before, running),
+                                 compress=compress, timeout=timeout, **stream_args)
     finally:
         unlock(server)
-    return dict(result, gtid=gtid, producers=producers)
+    load = system_load(server.flavor, dump, gtid)
+    if compress and compress != 'none':
+        load = _run(COMPRESSORS[compress][0], load, timeout, 'compressing the accounts, routines and events')
+    _run(receive, load, timeout, 'loading the accounts, routines and events')
+    result['bytes'] += len(load)
+    return dict(result, gtid=gtid, producers=producers + [system], system_bytes=len(load))
 
 
 def receiver(method, flavor, target_dir=None, options_file=None, owner='mysql'):
@@ -542,8 +589,44 @@ def _stop_at(server, gtid, timeout):
         raise ServerError('%s stopped at %s, not at %s' % (server, reached, gtid))
 
 
-def compare_checksums(source, target, source_is_master=False, timeout=120):
-    """Checksum every user table of ``source`` and ``target`` at the same GTID position and compare.
+def _first_value(row):
+    return list(row.values())[0] if row else None
+
+
+def definitions(server, skip_accounts=()):
+    """What a copy must carry besides the rows, normalized to compare: {name: text} of every account and role (its
+    SHOW CREATE USER and its sorted SHOW GRANTS) and of every routine, event, trigger and view of the user schemas
+    (SHOW CREATE, but for when it was created; an event disabled on a replica counts as enabled). Accounts named
+    (user@host) in ``skip_accounts`` are left out."""
+    out = {}
+    for row in server.run('accounts'):
+        if '%s@%s' % (row['user'], row['host']) in skip_accounts:
+            continue
+        if row['is_role'] == 'Y':
+            name, lines = "role '%s'" % row['user'], []
+            grants = server.run('show_role_grants', user=row['user'])
+        else:
+            name = "account '%s'@'%s'" % (row['user'], row['host'])
+            lines = [_first_value(server.run('show_create_user', user=row['user'], host=row['host'])[0])]
+            grants = server.run('show_grants', user=row['user'], host=row['host'])
+        out[name] = '\n'.join(lines + sorted(_first_value(grant) for grant in grants))
+    for row in server.run('stored_objects'):
+        shown = server.run('show_create_object', kind=row['kind'], db=row['db'], name=row['name'])[0]
+        text = '\n'.join('%s: %s' % (key, value) for key, value in sorted(shown.items()) if key != 'Created')
+        if row['kind'] == 'EVENT':
+            text = text.replace(' DISABLE ON SLAVE ', ' ENABLE ').replace(' DISABLE ON REPLICA ', ' ENABLE ')
+        out['%s %s.%s' % (row['kind'].lower(), dialect.quote_identifier(row['db']), dialect.quote_identifier(row['name']))] = text
+    return out
+
+
+def differing(mine, theirs):
+    """The keys of two {name: value} whose values differ, or that are on one side only."""
+    return sorted(name for name in set(mine) | set(theirs) if mine.get(name) != theirs.get(name))
+
+
+def compare_checksums(source, target, source_is_master=False, timeout=120, compare_definitions=True, skip_accounts=()):
+    """Checksum every user table of ``source`` and ``target`` at the same GTID position and compare them, and (with
+    ``compare_definitions``) their accounts, grants, routines, events, triggers and views (see definitions()).
 
     The tables are checksummed on both servers at once, two connections per server (seconds: how long that took).
     Replicas are stopped at one common position and started again. When the source is the master,
@@ -568,10 +651,13 @@ def compare_checksums(source, target, source_is_master=False, timeout=120):
         started = time.time()
         mine, theirs = _checksums([source, target])
         seconds = time.time() - started
+        ours, others = ((definitions(source, skip_accounts), definitions(target, skip_accounts)) if compare_definitions
+                        else ({}, {}))
     finally:
         if source_is_master:
             unlock(source)
         for replica in stopped:
             replica.run('start_replica')
-    differences = sorted(t for t in set(mine) | set(theirs) if mine.get(t) != theirs.get(t))
-    return dict(match=not differences, differences=differences, tables=len(mine), gtid=point, seconds=round(seconds, 3))
+    differences = differing(mine, theirs) + differing(ours, others)
+    return dict(match=not differences, differences=differences, tables=len(mine), objects=len(ours), gtid=point,
+                seconds=round(seconds, 3))

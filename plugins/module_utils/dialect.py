@@ -282,6 +282,15 @@ def _variable_value(value, quote=quote_string):
     return quote(text)
 
 
+OBJECT_KINDS = ('PROCEDURE', 'FUNCTION', 'EVENT', 'TRIGGER', 'VIEW')
+
+
+def _object_kind(kind):
+    if str(kind).upper() not in OBJECT_KINDS:
+        raise ValueError('kind must be one of %s, not %r' % (', '.join(OBJECT_KINDS), kind))
+    return str(kind).upper()
+
+
 def _q(args):
     """The quoting function of the statement being rendered."""
     return args.get('_quote') or quote_string
@@ -307,6 +316,8 @@ _FRAGMENTS = {
     'host': lambda f, a, m: _q(a)(a['host']),
     'password': lambda f, a, m: MASKED_PASSWORD if m else _q(a)(a['password']),
     'privileges': lambda f, a, m: _privileges(a['privileges']),
+    'object': lambda f, a, m: '%s.%s' % (quote_identifier(a['db']), quote_identifier(a['name'])),
+    'kind': lambda f, a, m: _object_kind(a['kind']),
     'tables': lambda f, a, m: ', '.join('%s.%s' % (quote_identifier(db), quote_identifier(name)) for db, name in a['tables']),
     'variable': lambda f, a, m: _variable_name(a['name']),
     'value': lambda f, a, m: _variable_value(a['value'], _q(a)),
@@ -356,6 +367,12 @@ ARGUMENTS = {
     'user_tables': {},
     'table_sizes': {},
     'open_transactions': {},
+    'accounts': {},
+    'show_create_user': {'user': REQUIRED, 'host': REQUIRED},
+    'show_role_grants': {'user': REQUIRED},
+    'stored_objects': {},
+    'show_create_object': {'kind': REQUIRED, 'db': REQUIRED, 'name': REQUIRED},
+    'drop_other_accounts': {},
     'binlog_settings': {},
     'gtid_enabled': {},
     'gtid_slave_pos_from_binlog': {},
@@ -368,7 +385,7 @@ ARGUMENTS = {
 
 # Keys that exist for one flavor only (the others must have rows for both).
 ONE_FLAVOR_KEYS = {'gtid_slave_pos': MARIADB, 'persist_global': MYSQL, 'gtid_slave_pos_from_binlog': MARIADB,
-                   'system_variables': MARIADB}
+                   'system_variables': MARIADB, 'drop_other_accounts': MARIADB}
 
 Statement = collections.namedtuple('Statement', 'key flavor since template')
 _ANY = (0, 0, 0)
@@ -376,6 +393,25 @@ _ANY = (0, 0, 0)
 _TABLE_SIZES = ("SELECT table_schema AS db, table_name AS name, table_type AS type, "
                 "COALESCE(data_length, 0) + COALESCE(index_length, 0) AS bytes FROM information_schema.tables "
                 "WHERE table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant')")
+
+_NOT_SYSTEM = "NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant')"
+# the stored programs and views of the user schemas (clone_slave copies them and its verification compares them)
+_STORED_OBJECTS = ("SELECT routine_type AS kind, routine_schema AS db, routine_name AS name FROM information_schema.routines "
+                   "WHERE routine_schema {0} UNION ALL "
+                   "SELECT 'EVENT', event_schema, event_name FROM information_schema.events WHERE event_schema {0} UNION ALL "
+                   "SELECT 'TRIGGER', trigger_schema, trigger_name FROM information_schema.triggers WHERE trigger_schema {0} "
+                   "UNION ALL SELECT 'VIEW', table_schema, table_name FROM information_schema.views WHERE table_schema {0} "
+                   "ORDER BY 1, 2, 3").format(_NOT_SYSTEM.replace('{', '{{').replace('}', '}}'))
+# A logical load gives the target the source's accounts: first every account of the target but the one loading
+# (which keeps working; clone_slave checks that the source's is the same) and those holding a PROXY grant (root@localhost:
+# a loading account without PROXY ... WITH GRANT OPTION cannot give it again) goes, roles included, unlogged.
+# (From 10.4 the accounts are in mysql.global_priv; the view mysql.user needs its definer mariadb.sys, dropped too.)
+_DROP_OTHER_ACCOUNTS = ("BEGIN NOT ATOMIC FOR a IN (SELECT User AS u, Host AS h, {0} AS r FROM {1} "
+                        "WHERE CONCAT(User, '@', Host) <> CURRENT_USER() AND (User, Host) NOT IN "
+                        "(SELECT User, Host FROM mysql.proxies_priv)) DO EXECUTE IMMEDIATE "
+                        "IF(a.r = 'Y', CONCAT('DROP ROLE ', QUOTE(a.u)), CONCAT('DROP USER ', QUOTE(a.u), '@', QUOTE(a.h))); "
+                        "END FOR; END")
+_GLOBAL_PRIV_ROLE = "IF(JSON_EXTRACT(Priv, '$.is_role') = 'true', 'Y', 'N')"
 
 # sessions of this connection's user (the dump streams log in as it) with an open InnoDB transaction
 _OPEN_TRANSACTIONS = ("SELECT t.trx_mysql_thread_id AS id FROM information_schema.innodb_trx t "
@@ -491,6 +527,21 @@ STATEMENTS = [Statement(*row) for row in [
     ('table_sizes', MARIADB, _ANY, _TABLE_SIZES),
     ('open_transactions', MYSQL, _ANY, _OPEN_TRANSACTIONS),
     ('open_transactions', MARIADB, _ANY, _OPEN_TRANSACTIONS),
+    # accounts (roles included) and stored objects: clone_slave's logical copy and its verification
+    ('accounts', MYSQL, _ANY, "SELECT User AS user, Host AS host, 'N' AS is_role FROM mysql.user ORDER BY 1, 2"),
+    ('accounts', MARIADB, _ANY, 'SELECT User AS user, Host AS host, is_role FROM mysql.user ORDER BY 1, 2'),
+    ('accounts', MARIADB, (10, 4, 0), 'SELECT User AS user, Host AS host, %s AS is_role FROM mysql.global_priv '
+                                      'ORDER BY 1, 2' % _GLOBAL_PRIV_ROLE),
+    ('show_create_user', MYSQL, _ANY, 'SHOW CREATE USER {account}'),
+    ('show_create_user', MARIADB, _ANY, 'SHOW CREATE USER {account}'),
+    ('show_role_grants', MYSQL, _ANY, 'SHOW GRANTS FOR {user}'),
+    ('show_role_grants', MARIADB, _ANY, 'SHOW GRANTS FOR {user}'),
+    ('stored_objects', MYSQL, _ANY, _STORED_OBJECTS),
+    ('stored_objects', MARIADB, _ANY, _STORED_OBJECTS),
+    ('show_create_object', MYSQL, _ANY, 'SHOW CREATE {kind} {object}'),
+    ('show_create_object', MARIADB, _ANY, 'SHOW CREATE {kind} {object}'),
+    ('drop_other_accounts', MARIADB, _ANY, _DROP_OTHER_ACCOUNTS.format('is_role', 'mysql.user')),
+    ('drop_other_accounts', MARIADB, (10, 4, 0), _DROP_OTHER_ACCOUNTS.format(_GLOBAL_PRIV_ROLE, 'mysql.global_priv')),
     # promote_master: a candidate master writes replicated transactions to its own binary log
     ('binlog_settings', MYSQL, _ANY, 'SELECT @@GLOBAL.log_bin AS log_bin, @@GLOBAL.log_slave_updates AS log_replica_updates'),
     ('binlog_settings', MYSQL, (8, 0, 26),

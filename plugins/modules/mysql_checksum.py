@@ -18,7 +18,11 @@ description:
     RV(seconds) reports it.
   - The replica is reached with the usual connection options, the source with the C(other_*) ones; the TLS
     options (O(ca_cert), O(client_cert), O(client_key), O(check_hostname)) apply to both.
-  - Only reads; it fails when a table differs (unless O(fail_on_difference=false)).
+  - With O(compare_definitions) (clone_slave sets it) it also compares, at that position, every account and role (its
+    C(SHOW CREATE USER) and its sorted C(SHOW GRANTS) - authentication, limits, privileges, roles, default role) and
+    every routine, event, trigger and view of the user schemas (C(SHOW CREATE), an event disabled on a replica
+    counting as enabled); RV(differences) names each one that differs or is on one side only.
+  - Only reads; it fails when a table or a definition differs (unless O(fail_on_difference=false)).
   - O(timeout) must be from 1 to 86400 seconds; O(other_port) a port number. Both are checked before
     either server is touched.
 version_added: 0.1.0
@@ -51,9 +55,23 @@ options:
     type: int
     default: 120
   fail_on_difference:
-    description: Fail when a table differs.
+    description: Fail when a table or a definition differs.
     type: bool
     default: true
+  compare_definitions:
+    description:
+      - Also compare the accounts, roles and grants, and the routines, events, triggers and views of the user schemas.
+      - Off by default, as before - servers set up one by one often differ in accounts each got on its own (list
+        those in O(skip_accounts)).
+    type: bool
+    default: false
+  skip_accounts:
+    description:
+      - Accounts (C(user@host), as in C(repl@%)) O(compare_definitions) leaves out - those each server gets on its own,
+        such as the replication account M(replicant.mysql.mysql_replication_user) makes outside the binary log.
+    type: list
+    elements: str
+    default: []
 attributes:
   check_mode:
     support: full
@@ -93,13 +111,21 @@ positions:
   returned: in check mode
   type: dict
 differences:
-  description: Tables whose checksums differ (or that exist on one side only).
+  description:
+    - Tables whose checksums differ (or that exist on one side only), as C(db.table); then the definitions that differ
+      (or exist on one side only), as C(account 'user'@'host'), C(role 'name'), C(procedure `db`.`name`),
+      C(function ...), C(event ...), C(trigger ...), C(view ...).
   returned: always
   type: list
   elements: str
 tables:
   description: Number of tables compared.
   returned: always
+  type: int
+objects:
+  description: Number of accounts, roles, routines, events, triggers and views of the other server compared
+    (0 without O(compare_definitions)).
+  returned: success, not in check mode
   type: int
 seconds:
   description: How long the checksums took (both servers at once), apart from bringing them to one position.
@@ -151,11 +177,12 @@ def act(module, server):
     try:
         if module.check_mode:
             return plan(server, other, p['other_is_master'])
-        result = compare_checksums(other, server, source_is_master=p['other_is_master'], timeout=p['timeout'])
+        result = compare_checksums(other, server, source_is_master=p['other_is_master'], timeout=p['timeout'],
+                                   compare_definitions=p['compare_definitions'], skip_accounts=p['skip_accounts'])
     finally:
         other.close()
     if p['fail_on_difference'] and not result['match']:
-        module.fail_json(msg='%s and %s differ at %s in: %s' % (server, other, result['gtid'], ', '.join(result['differences'])),
+        module.fail_json(msg='%s and %s differ at %s in: %s' % (server, other, result['gtid'], ', '.join(result['differences'][:20])),
                          **result)
     return dict(changed=False, **result)
 
@@ -171,6 +198,8 @@ def main():
             other_is_master=dict(type='bool', default=False),
             timeout=dict(type='int', default=120),
             fail_on_difference=dict(type='bool', default=True),
+            compare_definitions=dict(type='bool', default=False),
+            skip_accounts=dict(type='list', elements='str', default=[]),
         ),
         required_one_of=[('other_host', 'other_unix_socket')],
         supports_check_mode=True,

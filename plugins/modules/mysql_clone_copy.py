@@ -15,9 +15,13 @@ description:
     into C(mbstream -x) in O(target_dir) (which must exist and be empty), then prepares the backup there,
     gives the files to O(owner) and returns the position the backup was taken at (RV(position)) - the whole
     physical copy on the target side in one command through the transport.
-  - C(logical) streams C(mariadb-dump --single-transaction --master-data=1 --gtid) of the user schemas into
-    the target server's client, with C(sql_log_bin), C(unique_checks) and C(foreign_key_checks) off for the
-    load session and a large C(max_allowed_packet); the dump sets the target's GTID position.
+  - C(logical) streams C(mariadb-dump --single-transaction) of the user schemas (tables, triggers, views) into
+    the target server's client, in O(streams) streams at once, with C(sql_log_bin), C(unique_checks) and
+    C(foreign_key_checks) off for the load session and a large C(max_allowed_packet). Then it loads what is not
+    in a table snapshot, dumped while the source was read-locked - the accounts, roles and grants
+    (C(mariadb-dump --system=users); the target's other accounts are dropped first, the account loading keeps
+    working), the routines and events (enabled events are disabled on the target, as replication does) - and
+    sets the target's GTID position to the one read under that lock.
   - C(cold) and C(snapshot) stream a tar of O(datadir) into O(target_dir) (existing and empty) and give the files to
     O(owner) (the caller stops the server, or holds a read lock, around it).
   - Run with C(async) and C(poll=0), the action plugin follows the copy itself - it looks at the job and at the
@@ -90,7 +94,8 @@ options:
         by size), from 1 to 256. All start from one consistent state - the source is read-locked (C(FLUSH TABLES WITH READ LOCK))
         only until each stream has opened its snapshot, and the GTID position read under that lock is set on the
         target at the end of the first stream.
-      - One stream (C(mariadb-dump --master-data)) when there are fewer than two tables or any view.
+      - One stream when there are fewer than two tables or any view. The accounts, routines and events are one
+        more, short stream loaded after the tables.
     type: int
     default: 1
   owner:
@@ -170,12 +175,16 @@ mb_per_s:
   returned: success
   type: float
 gtid:
-  description: The GTID position the stream carried (C(logical)), or null.
+  description: The GTID position the copy carries (C(logical), read under the source's lock), or null.
   returned: success
   type: str
 streams:
-  description: Number of dump streams the copy ran (1 but for a parallel C(logical) copy).
+  description: Number of dump streams of tables the copy ran (1 but for a parallel C(logical) copy).
   returned: success
+  type: int
+system_bytes:
+  description: Bytes of the accounts, grants, routines and events a C(logical) copy loaded after the tables.
+  returned: success, logical
   type: int
 position:
   description: The position the hot backup was taken at (C(physical)), as its receiver read it after the prepare.
@@ -249,15 +258,12 @@ def main():
     options_file = server = None
     try:
         schemas = p['schemas']
-        streams = p['method'] == 'logical' and p['streams'] > 1
+        logical = p['method'] == 'logical'
         measure = module.check_mode and p['method'] in ('physical', 'logical')  # the source answers; sizes for the space
-        if p['method'] == 'logical' and (schemas is None or streams) or measure:
+        if logical or measure:
             server = connect(module)  # check mode: the source must answer before anything changes
         if p['method'] == 'logical' and schemas is None:
             schemas = sorted(row['name'] for row in server.sql(USER_SCHEMAS))
-        if server is not None and not module.check_mode and not streams:
-            server.close()  # no idle session held open for the whole copy (parallel streams share its tables out)
-            server = None
         if p['method'] in ('physical', 'logical'):
             options_file = clone.option_file(p['login_user'], p['login_password'], socket=p['login_unix_socket'],
                                              host=p['login_host'], port=p['login_port'] if p['login_host'] else None,
@@ -286,18 +292,14 @@ def main():
             if space['problem']:
                 module.fail_json(msg='%s. Nothing was changed' % space['problem'], commands=commands, space=space)
             module.exit_json(changed=True, commands=commands, space=space)
-        if p['method'] == 'logical' and not schemas:
-            module.exit_json(changed=False, commands=commands, bytes=0, seconds=0, mb_per_s=0, gtid=None)
         how = dict(progress_file=p['progress_file'], timeout=p['timeout'], compress=p['compress'], bandwidth=p['bandwidth'])
-        result = None
-        if p['method'] == 'logical' and p['streams'] > 1:
-            result = clone.parallel_logical(server, p['flavor'], options_file, schemas, receive, p['streams'], **how)
-        if result:
+        if logical:  # the source's session locks it while the streams start
+            result = clone.logical_copy(server, p['flavor'], options_file, schemas, receive, p['streams'], **how)
             commands = [' '.join(shlex.quote(word) for word in command) for command in result.pop('producers')] + commands[-1:]
         else:
             # a snapshot copies files of a running server: tar's "file changed as we read it" (exit 1) is expected
             result = clone.stream(produce, receive, producer_ok=(0, 1) if p['method'] == 'snapshot' else (0,), **how)
-        result['streams'] = len(commands) - 1
+        result['streams'] = max(1, len(commands) - 1 - logical)  # (the accounts' short stream not counted)
         said = result.pop('said')
         if p['method'] == 'physical':
             result['position'] = clone.copy_position(said)

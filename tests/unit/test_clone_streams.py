@@ -9,6 +9,7 @@ import time
 import pytest
 
 from ansible_collections.replicant.mysql.plugins.module_utils import clone
+from ansible_collections.replicant.mysql.plugins.module_utils.server import Flavor
 
 
 def test_tables_are_shared_among_streams_by_size_largest_first():
@@ -19,14 +20,80 @@ def test_tables_are_shared_among_streams_by_size_largest_first():
     assert clone.dump_groups(tables[:1], 4) == [{('shop', 'orders')}]  # no empty streams
 
 
-def test_each_dump_stream_leaves_out_the_other_streams_tables_and_only_the_first_has_routines():
+def test_each_dump_stream_leaves_out_the_other_streams_tables_and_none_has_routines_or_events():
     groups = [{('shop', 'orders')}, {('shop', 'items'), ('crm', 'people')}]
     first, second = clone.parallel_producers('mariadb', '/run/x.cnf', ['crm', 'shop'], groups)
-    assert '--ignore-table=crm.people' in first and '--ignore-table=shop.items' in first and '--routines' in first
-    assert '--ignore-table=shop.orders' in second and '--routines' not in second and '--events' not in second
+    assert '--ignore-table=crm.people' in first and '--ignore-table=shop.items' in first
+    assert '--ignore-table=shop.orders' in second
     for command in (first, second):
         assert '--single-transaction' in command and not any(w.startswith('--master-data') for w in command)
+        assert '--triggers' in command and '--skip-routines' in command and '--skip-events' in command
         assert command[-3:] == ['--', 'crm', 'shop']
+
+
+def test_the_system_dump_has_the_accounts_routines_and_events_and_no_rows():
+    command = clone.system_producer('mariadb', '/run/x.cnf', ['crm', 'shop'])
+    for word in ('--system=users', '--insert-ignore', '--routines', '--events', '--no-data', '--no-create-info',
+                 '--skip-triggers', '--skip-lock-tables'):  # under the copy's own read lock: no LOCK TABLES
+        assert word in command
+    assert command[-3:] == ['--', 'crm', 'shop'] and command[1] == '--defaults-file=/run/x.cnf'
+    assert '--databases' not in clone.system_producer('mariadb', '/run/x.cnf', [])  # the accounts alone
+    assert '--system=users' not in clone.system_producer('mysql', '/run/x.cnf', ['shop'])  # mysqldump has no such dump
+
+
+EVENT = ("/*!50106 CREATE*/ /*!50117 DEFINER=`admin`@`localhost`*/ /*!50106 EVENT `tick` ON SCHEDULE EVERY 1 HOUR "
+         "STARTS '2026-12-07 05:39:26' ON COMPLETION NOT PRESERVE %s DO INSERT INTO t VALUES ('PRESERVE ENABLE ')\n")
+
+
+def test_the_system_load_drops_the_other_accounts_first_and_sets_the_position_last():
+    dump = ('CREATE USER IF NOT EXISTS `bob`@`%`;\nGRANT PROXY ON ``@`%` TO `root`@`localhost` WITH GRANT OPTION;\n'
+            + EVENT % 'ENABLE' + EVENT % 'DISABLE').encode()
+    load = clone.system_load(Flavor('mariadb', '10.11.19'), dump, '0-1-42').decode()
+    drop, account, position = load.index('DROP USER'), load.index('CREATE USER IF'), load.index('gtid_slave_pos')
+    assert drop < account < position
+    assert load.startswith('DELIMITER ;;\nBEGIN NOT ATOMIC') and "<> CURRENT_USER()" in load  # the loading account stays
+    assert 'GRANT PROXY' not in load and 'mysql.proxies_priv' in load  # root@localhost stays: no one else can grant it
+    assert 'mysql.global_priv' in load  # not the view mysql.user, whose definer mariadb.sys is dropped too
+    # an enabled event is disabled on the replica, as replicating its CREATE EVENT does; its body and others are kept
+    assert EVENT % 'DISABLE ON SLAVE' in load and EVENT % 'DISABLE' in load and EVENT % 'ENABLE' not in load
+    assert load.endswith("SET GLOBAL gtid_slave_pos = '0-1-42';\n")
+    mysql = clone.system_load(Flavor('mysql', '8.0.36'), b'', 'u:1-5').decode()
+    assert 'DROP USER' not in mysql and "gtid_purged = 'u:1-5'" in mysql
+
+
+class Definitions:
+    """A server's answers to what definitions() asks."""
+
+    flavor = Flavor('mariadb', '10.11.19')
+
+    def __init__(self, hash_of_bob='*AA', event='ENABLE'):
+        self.hash_of_bob, self.event = hash_of_bob, event
+
+    def run(self, key, **args):
+        if key == 'accounts':
+            return [dict(user='bob', host='%', is_role='N'), dict(user='r1', host='', is_role='Y')]
+        if key == 'show_create_user':
+            return [{'CREATE USER for bob@%': "CREATE USER `bob`@`%` IDENTIFIED BY PASSWORD '" + self.hash_of_bob + "'"}]
+        if key == 'show_grants':
+            return [{'Grants for bob@%': 'GRANT INSERT ON `shop`.`t` TO `bob`@`%`'}, {'Grants for bob@%': 'GRANT `r1` TO `bob`@`%`'}]
+        if key == 'show_role_grants':
+            return [{'Grants for r1': 'GRANT SELECT ON `shop`.* TO `r1`'}]
+        if key == 'stored_objects':
+            return [dict(kind='EVENT', db='shop', name='tick'), dict(kind='TRIGGER', db='shop', name='trg')]
+        if key == 'show_create_object' and args['kind'] == 'EVENT':
+            return [{'Event': 'tick', 'Create Event': 'CREATE EVENT `tick` ON SCHEDULE EVERY 1 HOUR %s DO SELECT 1' % self.event}]
+        return [{'Trigger': 'trg', 'SQL Original Statement': 'CREATE TRIGGER trg ...', 'Created': str(id(self))}]
+
+
+def test_definitions_name_each_account_role_and_object_and_ignore_what_a_copy_cannot_keep():
+    mine = clone.definitions(Definitions())
+    assert sorted(mine) == ["account 'bob'@'%'", 'event `shop`.`tick`', "role 'r1'", 'trigger `shop`.`trg`']
+    assert mine["account 'bob'@'%'"].splitlines()[1:] == ['GRANT INSERT ON `shop`.`t` TO `bob`@`%`', 'GRANT `r1` TO `bob`@`%`']
+    # when a trigger was created, and an event disabled on a replica (as replication does), are no differences
+    assert clone.differing(mine, clone.definitions(Definitions(event='DISABLE ON SLAVE'))) == []
+    assert clone.differing(mine, clone.definitions(Definitions(hash_of_bob='*BB'))) == ["account 'bob'@'%'"]
+    assert clone.differing({'a': 1}, {'b': 1}) == ['a', 'b']
+    assert "account 'bob'@'%'" not in clone.definitions(Definitions(), skip_accounts=['bob@%'])
 
 
 def test_several_pipes_at_once_add_up_and_each_gets_its_epilogue(tmp_path):

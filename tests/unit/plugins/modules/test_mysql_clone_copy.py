@@ -3,6 +3,7 @@ import glob
 import os
 import shlex
 
+from ansible_collections.replicant.mysql.plugins.module_utils import clone
 from ansible_collections.replicant.mysql.plugins.modules import mysql_clone_copy
 
 from module_harness import FakeServer, run_module
@@ -91,10 +92,17 @@ def test_mysql_flavor_uses_xtrabackup(tmp_path, monkeypatch):
     assert shlex.split(result['commands'][1])[6] == 'xtrabackup'
 
 
-def test_logical_copy_of_no_schema_copies_nothing():
-    server = FakeServer(rows={'SELECT': []})
+def test_logical_copy_of_no_schema_still_copies_the_accounts(monkeypatch):
+    server, calls = FakeServer(rows={'SELECT': []}), []
+
+    def logical_copy(source, flavor, options_file, schemas, receive, streams, **how):
+        calls.append(schemas)
+        return dict(bytes=7, seconds=0.1, mb_per_s=0, gtid='0-1-5', said=b'', system_bytes=7,
+                    producers=[clone.system_producer(flavor, options_file, schemas)])
+    monkeypatch.setattr(clone, 'logical_copy', logical_copy)
     result = run_module(mysql_clone_copy, dict(method='logical', target_options_file='/tmp/t.cnf'), server=server)
-    assert result['changed'] is False and result['bytes'] == 0
+    assert calls == [[]] and result['changed'] is True and result['system_bytes'] == 7 and result['gtid'] == '0-1-5'
+    assert '--system=users' in result['commands'][0] and result['streams'] == 1
     assert server.closed
 
 
