@@ -282,6 +282,10 @@ def wait_for_pos(server, gtid=None, position=None, timeout=60, channel='', requi
         if status['last_sql_errno']:
             raise ServerError('%s: the replication SQL thread stopped with error %s: %s'
                               % (server, status['last_sql_errno'], status['last_sql_error']))
+        if require_running and master_behind(status):
+            # its master (a relay still catching up) lacks what this replica already has: ask again shortly
+            time.sleep(min(1.0, max(0.0, deadline - time.time())))
+            start_replication(server, thread='io', channel=channel)
         step = max(0, min(1, int(deadline - time.time())))
         reached = _wait_statement(server, gtid, position, step, channel)
         if reached and (not require_running or _thread_running(replica_status(server, channel), None)):
@@ -297,6 +301,13 @@ def wait_for_pos(server, gtid=None, position=None, timeout=60, channel='', requi
                     '; last IO error: %s' % st['last_io_error'] if st['last_io_error'] else ''))
         if not reached or step == 0:
             time.sleep(poll)
+
+
+def master_behind(status):
+    """Whether the IO thread stopped because its master lacks the GTID this replica starts from (error 1236):
+    the master is behind it - a relay still catching up - or, if that lasts, on another history."""
+    return bool(status) and status.get('last_io_errno') == 1236 and status.get('io_running') == 'No' and \
+        'not in the master' in (status.get('last_io_error') or '')
 
 
 def _wait_statement(server, gtid, position, timeout, channel):

@@ -40,7 +40,7 @@ def test_lab_up_replicates_is_idempotent_grows_and_goes_away():
         started = time.time()
         run = lab.up()
         assert run.rc == 0, run.output
-        assert time.time() - started < 60
+        assert time.time() - started < 120  # ~20 s here; generous for a machine shared with other test processes
         hosts = lab.hosts()
         assert sorted(hosts) == ['lab1', 'lab2', 'lab3']
         assert hosts['lab1']['group'] == 'mysql_master'

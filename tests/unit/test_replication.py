@@ -23,3 +23,16 @@ def test_an_io_thread_still_connecting_is_stopped_and_a_stopped_one_is_left_alon
     server = mock.Mock(flavor=None)
     assert replication.stop_replication(server, thread='io', check_mode=True) == (
         ['STOP SLAVE IO_THREAD'] if stops else [])
+
+
+@pytest.mark.parametrize('status, behind', [
+    (dict(last_io_errno=1236, io_running='No', last_io_error="Got fatal error 1236 from master when reading data from "
+          "binary log: 'Error: connecting slave requested to start from GTID 5-1-21563, which is not in the master's "
+          "binlog'"), True),
+    (dict(last_io_errno=1236, io_running='No', last_io_error='Could not find first log file name in binary log index'),
+     False),
+    (dict(last_io_errno=0, io_running='Yes', last_io_error=''), False),
+    (None, False),
+])
+def test_a_master_behind_its_replica_is_told_from_other_io_errors(status, behind):
+    assert replication.master_behind(status) is behind
