@@ -265,6 +265,7 @@ def tree_problems(declared):
                             % (seen[-1], up, master, ', '.join(replicas) or 'none'))
     return problems
 
+
 def select(found, names=None, host=None, default='all'):
     """The installations a procedure acts on, by name, from ``installations()``'s result.
 

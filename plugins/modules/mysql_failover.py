@@ -11,12 +11,13 @@ description:
   - For a master that is down. In one module run that talks to every server of O(servers) itself.
   - "Checks first, each refusal naming the server and the check: C(split_brain) (the old master, if it can be
     reached, must be read-only), C(reachable) (every replica answers), C(replication_running) (no direct replica's
-    SQL thread stopped with an error; a relay's replicas replicate from their relay), C(gtid) (every replica has GTIDs), C(candidate_eligible), C(candidate_binlog)
-    (log_bin and log_slave_updates on the candidate), C(diverged) (no two replicas have different transactions
-    under one GTID), C(replication_account) (the other replicas can log in to the candidate as the replication
-    account), C(router) (O(router) can reach the candidate), C(master_lost) (an old master that does not answer
-    within O(master_connect_timeout) - dead or hung - must be lost for its replicas too: no IO thread still
-    connected to it, waited for up to O(master_connect_timeout))."
+    SQL thread stopped with an error; a relay's replicas replicate from their relay), C(gtid) (every replica has
+    GTIDs), C(candidate_eligible), C(candidate_binlog) (log_bin and log_slave_updates on the candidate),
+    C(diverged) (no two replicas have different transactions under one GTID), C(replication_account) (the other
+    replicas can log in to the candidate as the replication account), C(router) (O(router) can reach the
+    candidate), C(master_lost) (an old master that does not answer within O(master_connect_timeout) - dead or
+    hung - must be lost for its direct replicas too: no IO thread still connected to it, waited for up to
+    O(master_connect_timeout))."
   - "Then: the old master, when reachable, is fenced (read_only, client sessions killed) and never made writable
     again; every replica stops its IO thread and applies its relay log, waited for while it makes progress (check
     C(relay_log): a complete transaction a replica received is never dropped unless forced); the most advanced replica is elected (GTID

@@ -20,7 +20,7 @@ import test_promote_master as promote
 from ansible_collections.replicant.mysql.plugins.module_utils import replication
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
-NAMES = promote.NAMES
+NAMES = tuple(promote.NAMES)
 ROLE = 'replicant.mysql.promote_master : '
 SWITCH = ROLE + 'Switch the master (one module run holds the whole critical section)'
 FAIL_OVER = ROLE + 'Fail over to the elected replica (one module run)'

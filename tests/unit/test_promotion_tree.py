@@ -34,7 +34,6 @@ def test_switching_back_gives_the_tree_declared_before():
     assert back['master'] == 'db1' and back['replicas'] == TREE['replicas'] and back['spares'] == ['db9']
 
 
-
 def test_switching_back_from_a_promoted_relay_takes_its_replicas_along():
     """The relay's replica became a direct replica of the master (the relay): the next promotion moves it like any
     other direct replica (relocate.yml puts it below the relay again)."""
