@@ -135,7 +135,12 @@ def checksum(lab, name):
 
 
 def nodes(lab):
-    return lab.instances()
+    """The lab's servers, each a direct replica of whichever is the master (the inventory's replicant_master names
+    lab1, which the switchovers here do not keep true)."""
+    out = lab.instances()
+    for node in out:
+        node.declared_master = None
+    return out
 
 
 def current_master(lab):
@@ -174,7 +179,8 @@ def test_check_mode_reports_the_plan_and_changes_nothing(lab):
     plan = run.result(ROLE + 'Check and plan the switchover (nothing changes, nothing is routed)')
     assert plan['new_master'] == 'lab2' and all(c['ok'] for c in plan['checks'])
     assert plan['plan'][0].startswith('lab1: SET GLOBAL read_only = ON')
-    assert plan['topology'] == dict(master='lab2', replicas=['lab3', 'lab4', 'lab1'], left_out=[], unreachable=[])
+    assert plan['topology'] == dict(master='lab2', replicas=['lab3', 'lab4', 'lab1'], left_out=[], unreachable=[],
+                                    tree=dict(lab3='lab2', lab4='lab2', lab1='lab2'))
     assert 'lab-repl-secret' not in run.output and 'lab-admin-secret' not in run.output
     assert snapshot(lab) == before
 
