@@ -38,7 +38,10 @@ options:
         description: Its port (C(replicant_port)). Defaults to O(servers[].login_port), else 3306.
         type: int
       master:
-        description: The inventory name of the master the inventory declares for it (C(replicant_master)).
+        description:
+          - The inventory name of the master the inventory declares for it (C(replicant_master)); none means the
+            installation's master. The promotions keep this tree (a relay's replicas stay below their relay), and
+            refuse declared masters that never lead to the installation's master.
         type: str
       role:
         description: Its place in the inventory (group C(mysql_master), C(mysql_replicas), C(mysql_spares)).

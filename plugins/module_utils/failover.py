@@ -24,6 +24,11 @@
    (phase ``promote``), then every other replica follows it (short connect retry, heartbeat).
 
 A failure once the candidate is writable routes to it (phase ``failed``) and reports the exact state.
+
+The servers may form a tree (``replicant_master``: a relay and its replicas). Only the master's direct replicas
+lost their master: they alone are drained, elected among, caught up and repointed (``inventory.promoted``: the
+new master keeps its own replicas, the other direct replicas go below it). A relay's replicas stay below their
+relay and replicate all along; they are checked to replicate from it, and never stopped, waited for or repointed.
 """
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -33,19 +38,21 @@ import time
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect, replication, semisync
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import divergence, parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import Instance, can_replicate_from, reasons_text
+from ansible_collections.replicant.mysql.plugins.module_utils.inventory import promoted
 from ansible_collections.replicant.mysql.plugins.module_utils.lease import Lease, end, resumed_result, take
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
-    Journal, PromotionError, connect_all, describe, fail_safe_state, kill_clients, point_at, read_all,
-    replication_account_problem, route_failed, run_parallel, thread_problem, validate_force, verify_replicating,
-    writable_servers)
+    Journal, PromotionError, connect_all, declared_tree, describe, direct_replicas, fail_safe_state, kill_clients,
+    point_at, read_all, replication_account_problem, route_failed, run_parallel, running_ok, source_problem,
+    thread_problem, validate_force, verify_replicating, writable_servers)
 from ansible_collections.replicant.mysql.plugins.module_utils.router import RouterError, make_router
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 FAILOVER_CHECKS = (
     'split_brain',          # the old master, if reachable, does not accept writes
     'reachable',            # every replica answers (unreachable ones are left behind when forced)
-    'replication_running',  # no replica's SQL thread stopped with an error (broken ones are left behind when forced)
+    'replication_running',  # no replica's SQL thread stopped with an error (broken ones are left behind when forced);
+                            # a relay's replicas replicate from their relay
     'gtid',                 # every replica replicates with GTIDs (required to elect and repoint)
     'candidate_eligible',   # a candidate exists and is not marked excluded
     'candidate_binlog',     # the candidate writes a binlog with the replicated transactions in it
@@ -271,6 +278,7 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
     for name in [master] + ([candidate] if candidate else []):
         if name not in by_name:
             raise ValueError('%s is not one of the servers given (%s)' % (name, ', '.join(by_name)))
+    declared = declared_tree(nodes, master)
     old = by_name[master]
     if old.server is not None:  # a hung master answers nothing: every wait for it is bounded alike
         old.server.connect_timeout = old.server.read_timeout = o['master_connect_timeout']
@@ -280,7 +288,7 @@ def failover(nodes, master, candidate=None, check_mode=False, **options):
                   routing=router.calls, promoted=False)
     lease = Lease(nodes, 'failover', journal)
     try:
-        return _failover(nodes, old, candidate, check_mode, o, force, journal, result, router, lease)
+        return _failover(nodes, old, candidate, check_mode, o, force, journal, result, router, lease, declared)
     except PromotionError as exc:
         exc.result = dict(result, **exc.result)
         raise
@@ -321,7 +329,7 @@ def _fail_safe(router, old, chosen, nodes, result, failures, exc):
     return broken
 
 
-def _failover(nodes, old, candidate, check_mode, o, force, journal, result, router, lease):
+def _failover(nodes, old, candidate, check_mode, o, force, journal, result, router, lease, declared):
     master = old.name
     connect_all(nodes, journal)
     resumed = take(lease, nodes, journal, router, o, check_mode)
@@ -337,9 +345,18 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
     replicas = [n for n in nodes if n is not old]
     for node in replicas:
         journal.check('reachable', node.name, not node.error, node.error or 'reachable', force)
-    live = read_all(replicas)
+    read_all(replicas)
+    # Only the direct replicas lost their master; a relay's replicas replicate from their relay all along.
+    live = [n for n in direct_replicas(replicas, declared) if not n.error]
+    below = [n for n in replicas if n not in live and not n.error and declared['replicas'][n.name] != master]
     if old.error:
         _master_lost(old, live, journal, force, o['master_connect_timeout'])
+    by_name = dict((n.name, n) for n in nodes)
+    for node in below:
+        problem = source_problem(node, by_name[declared['replicas'][node.name]], replicas) or (
+            '' if running_ok(node.status) else thread_problem(node.status))
+        journal.check('replication_running', node.name, not problem, problem or 'replicates from %s (stays below it)'
+                      % declared['replicas'][node.name], force)
     usable = []
     for node in live:
         status = node.facts['status']
@@ -352,7 +369,7 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
         journal.check('gtid', node.name, node.facts['gtid_enabled'],
                       'GTIDs enabled' if node.facts['gtid_enabled'] else 'no GTIDs: a failover needs them', force)
     sets = {n.name: predicted_set(n) for n in usable}
-    chosen = _choose(usable, candidate, sets, journal, force, old, read=True)
+    chosen = _choose(usable, candidate, sets, journal, force, old, read=True, declared=declared)
     _diverged(usable, sets, journal, force)
     if chosen is not None:
         followers = [n.name for n in usable if n is not chosen]
@@ -370,11 +387,14 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
         raise PromotionError('failover refused, nothing was changed: %s%s' % (
             describe(refusals), lease.last_procedure(refusals)), result)
     others = [n for n in usable if n is not chosen]
-    left = [n.name for n in nodes if n is not old and n not in usable]
+    left = [n.name for n in nodes if n is not old and n not in usable and n not in below]
     donors = [n for n in others if sets[n.name].difference(sets[chosen.name])]
-    result.update(plan=(resumed or {}).get('done', []) + _plan(old, chosen, usable, donors), topology=dict(
-        master=chosen.name, replicas=[n.name for n in others], left_out=[master] + left,
-        unreachable=[n.name for n in nodes if n.error]))
+
+    def tree(new):
+        return promoted(declared, new.name, include_old_master=False, left_out=left)['replicas']
+    result.update(plan=(resumed or {}).get('done', []) + _plan(old, chosen, usable, donors, tree(chosen)),
+                  topology=dict(master=chosen.name, replicas=[n.name for n in others], left_out=[master] + left,
+                                unreachable=[n.name for n in nodes if n.error], tree=tree(chosen)))
     if check_mode:
         result.update(changed=True, msg='check mode: would promote %s in place of %s' % (chosen.name, master))
         return result
@@ -396,8 +416,7 @@ def _failover(nodes, old, candidate, check_mode, o, force, journal, result, rout
         chosen = elect(usable, sets, old=old)
         others = [n for n in usable if n is not chosen]
         result['new_master'] = chosen.name
-        result['topology']['master'] = chosen.name
-        result['topology']['replicas'] = [n.name for n in others]
+        result['topology'].update(master=chosen.name, replicas=[n.name for n in others], tree=tree(chosen))
     journal.step(chosen.name, 'elected (%s)' % sets[chosen.name])
     lease.record('promoting', new_master=chosen.name)
     catch_up(chosen, others, sets, journal, o['catch_up_timeout'])
@@ -475,12 +494,15 @@ def _master_lost(old, live, journal, force, bound):
                       force)
 
 
-def _choose(usable, candidate, sets, journal, force, old, read):
+def _choose(usable, candidate, sets, journal, force, old, read, declared=None):
     master = old.name
     if candidate:
         chosen = next((n for n in usable if n.name == candidate), None)
+        relay = ((declared or {}).get('replicas') or {}).get(candidate, master)
         if chosen is None:
-            journal.check('candidate_eligible', candidate, False, 'not reachable or not replicating', force)
+            journal.check('candidate_eligible', candidate, False, 'not reachable or not replicating' if relay == master
+                          else 'a replica of %s, not of the master %s: fail over to %s (its replicas follow it) or '
+                          'to another direct replica of %s' % (relay, master, relay, master), force)
             return None
     else:
         chosen = elect(usable, sets, read, old=old)
@@ -505,7 +527,7 @@ def _diverged(usable, sets, journal, force):
                                   % (other.name, domains), force)
 
 
-def _plan(old, chosen, usable, donors):
+def _plan(old, chosen, usable, donors, tree=None):
     steps = ['%s: if reachable, SET GLOBAL read_only = ON and kill client connections (fence; never made writable '
              'again)' % old.name,
              '%s: STOP SLAVE IO_THREAD, then wait until the SQL thread has applied the relay log'
@@ -518,4 +540,7 @@ def _plan(old, chosen, usable, donors):
         if node is not chosen:
             steps.append('%s: replicate from %s (%s:%s) by GTID, then check that it does'
                          % (node.name, chosen.name, chosen.host, chosen.port))
+    for name, up in (tree or {}).items():
+        if up != chosen.name or name not in [n.name for n in usable]:
+            steps.append('%s: stays a replica of %s (not stopped, not repointed)' % (name, up))
     return steps

@@ -260,6 +260,51 @@ def leaves_first(declared):
     return order + ([declared['master']] if declared.get('master') else [])
 
 
+def promoted(declared, new_master, include_old_master=True, left_out=()):
+    """The declared tree after ``new_master`` takes the master's place: the one rule of every promotion.
+
+    ``declared``: dict(master, replicas={replica: its master}, spares) as ``installations()`` gives it. The old
+    master (a replica of the new one, unless ``include_old_master`` is false) and the old master's other direct
+    replicas replicate from ``new_master``; every other replica keeps its master: the new master's own replicas stay
+    below it, a relay's replicas below their relay. ``left_out`` (and a left-out old master) become spares.
+    Returns a new dict of the same shape, in the order of ``declared`` (the old master last among the replicas).
+    """
+    old = declared['master']
+    out = set(left_out)
+    replicas = collections.OrderedDict()
+    for host, master in declared['replicas'].items():
+        if host != new_master and host not in out:
+            replicas[host] = new_master if master == old else master
+    if include_old_master and old not in out:
+        replicas[old] = new_master
+    else:
+        out.add(old)
+    spares = list(declared.get('spares') or []) + [h for h in [old] + list(declared['replicas']) if h in out]
+    return dict(master=new_master, replicas=dict(replicas), spares=spares)
+
+
+def tree_problems(declared):
+    """Why ``declared`` (dict(master, replicas={replica: its master})) is no tree below its master ([] when it is):
+    a replica whose declared master is no server of it, or a chain of replicas that never reaches the master."""
+    master, replicas = declared['master'], declared['replicas']
+    problems = []
+    for host in replicas:
+        seen = [host]
+        up = replicas[host]
+        while up != master and up in replicas and up not in seen:
+            seen.append(up)
+            up = replicas[up]
+        if up == master:
+            continue
+        if up in seen:
+            problems.append('%s: replicant_master makes a loop (%s -> %s) that never reaches the master %s'
+                            % (host, ' -> '.join(seen), up, master))
+        else:
+            problems.append('%s: its replicant_master %s is not a server of the installation (master %s, replicas %s)'
+                            % (seen[-1], up, master, ', '.join(replicas) or 'none'))
+    return problems
+
+
 def select(found, names=None, host=None, default='all'):
     """The installations a procedure acts on, by name, from ``installations()``'s result.
 

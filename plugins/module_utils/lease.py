@@ -33,8 +33,10 @@ import time
 import signal
 
 from ansible_collections.replicant.mysql.plugins.module_utils import dialect, lock_holder, replication
+from ansible_collections.replicant.mysql.plugins.module_utils.inventory import promoted
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
-    PromotionError, point_at, read_all, replicates_from, run_parallel, running_ok, verify_replicating, writable_servers)
+    PromotionError, declared_tree, point_at, read_all, replicates_from, run_parallel, running_ok, verify_replicating,
+    writable_servers)
 from ansible_collections.replicant.mysql.plugins.module_utils.router import RouterError
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError, server_from_params
 
@@ -461,13 +463,22 @@ def resume(record, nodes, journal, router, check_mode=False, connect_retry=3, he
     if not all(n.facts['gtid_enabled'] for n in live):
         raise PromotionError('an interrupted %s: %s, but not every server uses GTIDs: repoint them to %s with '
                              'playbooks/setup_replication.yml' % (holder, why, new.name))
-    followers = [n for n in live if n is not new and (n is not old or (
-        procedure_of(record) == 'switchover' and progress.get('include_old_master', True)))]
+    include_old = procedure_of(record) == 'switchover' and progress.get('include_old_master', True)
+    # The declared tree's rule: the old master and its direct replicas follow the new master, the others stay.
+    try:
+        tree = promoted(declared_tree(nodes, old.name), new.name, include_old)['replicas'] if old else None
+    except ValueError:  # the servers declare no tree below that old master: every server follows the new one
+        tree = None
+    followers = [n for n in live if n is not new and (n is not old or include_old)
+                 and (tree is None or tree.get(n.name, new.name) == new.name)]
     todo = [n for n in followers if not (replicates_from(n.status, new) and running_ok(n.status))]
     done += ['%s: stop and reset replication, SET GLOBAL read_only = OFF' % new.name] + \
         ['%s: replicate from %s by GTID' % (n.name, new.name) for n in todo]
     result = dict(action=action, master=new.name, replicas=[n.name for n in followers],
-                  left_out=[n.name for n in nodes if n is not new and n not in followers], done=done)
+                  left_out=[n.name for n in nodes if n is not new and n not in followers
+                            and (tree is None or n.name not in tree)], done=done)
+    if tree is not None:
+        result['tree'] = tree
     if check_mode:
         return result
     if new.status:
@@ -568,6 +579,8 @@ def resumed_result(result, outcome, nodes, check_mode):
                       master=master, left_out=outcome.get('left_out', []),
                       replicas=outcome.get('replicas', [n.name for n in nodes if n.name != master and not n.error]),
                       unreachable=[n.name for n in nodes if n.error]))
+    if outcome.get('tree') is not None:
+        result['topology']['tree'] = outcome['tree']
     result['msg'] = '%s%s: %s is the master%s' % (
         'check mode: would ' if check_mode else '', outcome['done'][0], master,
         '' if check_mode else ', %s replicate from it' % (', '.join(result['topology']['replicas']) or 'no servers'))

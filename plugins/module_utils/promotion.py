@@ -15,6 +15,7 @@ import time
 from ansible_collections.replicant.mysql.plugins.module_utils import replication
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import (
     SERVERS_OPTION, ProcedureError, instances_from_params)
+from ansible_collections.replicant.mysql.plugins.module_utils.inventory import tree_problems
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import check_ranges
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.router import ROUTER_OPTION, RouterError
@@ -112,6 +113,26 @@ def run_parallel(action, nodes):
     return outcome
 
 
+# -- the declared tree ------------------------------------------------------------------------------
+def declared_tree(nodes, master):
+    """The tree the servers' entries declare below ``master``: dict(master, replicas={name: its master}, spares=[]).
+
+    A server's master is its ``master`` entry (``replicant_master``), else ``master``: a server without one is a
+    direct replica. Raises ValueError, naming the server, when the entries make no tree below ``master``.
+    """
+    declared = dict(master=master, spares=[], replicas=dict(
+        (n.name, n.declared_master or master) for n in nodes if n.name != master))
+    problems = tree_problems(declared)
+    if problems:
+        raise ValueError('the servers declare no tree below the master %s: %s' % (master, '; '.join(problems)))
+    return declared
+
+
+def direct_replicas(nodes, declared):
+    """The nodes the declared tree puts directly below its master (the ones a promotion repoints)."""
+    return [n for n in nodes if declared['replicas'].get(n.name) == declared['master']]
+
+
 def replicates_from(status, master):
     """Whether a replica status points at ``master`` (by server_id when known, else by address)."""
     if not status:
@@ -120,6 +141,22 @@ def replicates_from(status, master):
     if status.get('master_server_id') and master_id is not None:
         return status['master_server_id'] == master_id
     return (status.get('master_host'), status.get('master_port')) == (master.host, master.port)
+
+
+def source_problem(node, source, others=()):
+    """Why ``node`` does not replicate from ``source`` ('' when it does), naming the server of ``others`` it
+    replicates from instead (then the inventory, not the server, may be what is wrong)."""
+    status = node.status
+    if replicates_from(status, source):
+        return ''
+    if not status:
+        return 'does not replicate from %s (no replication configured)' % source.name
+    actual = next((n for n in others if n is not node and n is not source and n.facts
+                   and replicates_from(status, n)), None)
+    return 'does not replicate from %s (its master is %s:%s%s)' % (
+        source.name, status['master_host'], status['master_port'],
+        ', which is %s: if that is meant, declare it in the inventory (replicant_master: %s)' % (actual.name, actual.name)
+        if actual else '')
 
 
 def running_ok(status):

@@ -18,9 +18,14 @@ Everything that can refuse runs before anything changes (``prechecks``). The cri
 3. the candidate becomes writable (nothing can reach it from the locked old master any more), then
    stops replicating and forgets its master (RESET SLAVE ALL).
 
-Then the old master is unlocked (it stays read-only) and every other replica and the old master
-are pointed at the new master concurrently (with a short connect retry and a heartbeat), and each is
-verified to replicate.
+Then the old master is unlocked (it stays read-only) and the old master's other direct replicas and the old
+master itself are pointed at the new master concurrently (with a short connect retry and a heartbeat), and each
+is verified to replicate.
+
+The servers may form a tree (``replicant_master``: a relay and its replicas). Its one rule
+(``inventory.promoted``): the candidate, a direct replica of the master, keeps its own replicas; the old master
+and the other direct replicas go below it; a relay's replicas stay below their relay, replicating all along:
+they are never stopped, repointed or waited for (the prechecks only ask that they replicate from their relay).
 
 Routing (``router``, see router.py) is a step of the critical section: ``demote`` the instant the old
 master is read-only (before its client sessions are killed and it is locked, so that reconnecting clients
@@ -38,20 +43,21 @@ from ansible_collections.replicant.mysql.plugins.module_utils import dialect, re
 from ansible_collections.replicant.mysql.plugins.module_utils.gtid import parse_gtid
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import (
     DEFAULTS as INSTANCE_DEFAULTS, can_replicate_from, reasons_text)
+from ansible_collections.replicant.mysql.plugins.module_utils.inventory import promoted
 from ansible_collections.replicant.mysql.plugins.module_utils.lease import Lease, end, other_writable, resumed_result, take
 from ansible_collections.replicant.mysql.plugins.module_utils.position import Position
 from ansible_collections.replicant.mysql.plugins.module_utils.promotion import (
-    Journal, PromotionError, advancement, connect_all, describe, fail_safe_state, kill_clients, point_at, read_all,
-    replicates_from, replication_account_problem, route_failed, run_parallel, running_ok, thread_problem,
-    validate_force, verify_replicating, writable_servers)
+    Journal, PromotionError, advancement, connect_all, declared_tree, describe, direct_replicas, fail_safe_state,
+    kill_clients, point_at, read_all, replicates_from, replication_account_problem, route_failed, run_parallel,
+    running_ok, source_problem, thread_problem, validate_force, verify_replicating, writable_servers)
 from ansible_collections.replicant.mysql.plugins.module_utils.router import RouterError, make_router
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 # The prechecks, in the order they run; each may be skipped by name with ``force``.
 CHECKS = (
     'reachable',            # every server answers
-    'candidate_eligible',   # the candidate is not marked excluded
-    'replica_of_master',    # every replica (the candidate too) replicates from the master
+    'candidate_eligible',   # the candidate is not marked excluded, and is a direct replica of the master
+    'replica_of_master',    # every replica replicates from its declared master (the master, or its relay)
     'replication_running',  # their IO and SQL threads run without error
     'candidate_binlog',     # the candidate writes a binlog with the replicated transactions in it
     'candidate_version',    # same flavor as the master, same or newer version
@@ -71,13 +77,15 @@ DEFAULTS = dict(force=(), max_lag=INSTANCE_DEFAULTS['max_lag'], long_transaction
 
 # -- prechecks -----------------------------------------------------------------------------------
 def prechecks(nodes, master, candidate, journal, force=(), max_lag=DEFAULTS['max_lag'],
-              long_transaction=DEFAULTS['long_transaction'], router=None):
+              long_transaction=DEFAULTS['long_transaction'], router=None, declared=None):
     """Run every check against fresh facts; returns the candidate Instance (elected when None).
 
     Replicas are read before the master so that a transaction arriving in between cannot look errant.
+    ``declared``: the tree (``declared_tree``; default: from the nodes' declared masters).
     """
     by_name = dict((n.name, n) for n in nodes)
     old = by_name[master]
+    declared = declared or declared_tree(nodes, master)
     replicas = read_all([n for n in nodes if n is not old])
     if not old.error:
         old.read()
@@ -87,28 +95,32 @@ def prechecks(nodes, master, candidate, journal, force=(), max_lag=DEFAULTS['max
         return None
     old.facts['long_transactions'] = old.server.sql(LONG_TRANSACTIONS, (int(long_transaction),)) \
         if long_transaction else []
-    chosen = by_name[candidate] if candidate else elect_switchover(replicas, old)
+    direct = direct_replicas(replicas, declared)
+    chosen = by_name[candidate] if candidate else elect_switchover(direct, old)
     if chosen is None:
-        journal.check('candidate_eligible', master, False, 'no replica of %s can be promoted (every one is excluded, '
-                      'unreachable or not replicating from it)' % master, force)
+        journal.check('candidate_eligible', master, False, 'no direct replica of %s can be promoted (every one is '
+                      'excluded, unreachable or not replicating from it)' % master, force)
         return None
     if chosen.error:
         return chosen
-    journal.check('candidate_eligible', chosen.name, chosen.promotion != 'excluded',
-                  'marked excluded from promotion' if chosen.promotion == 'excluded' else 'may be promoted', force)
+    relay = declared['replicas'][chosen.name]
+    journal.check('candidate_eligible', chosen.name, chosen.promotion != 'excluded' and relay == master,
+                  'marked excluded from promotion' if chosen.promotion == 'excluded' else 'may be promoted'
+                  if relay == master else 'a replica of %s, not of the master %s: promote %s (its replicas follow it), '
+                  'or move %s below %s first (playbooks/relocate.yml) and declare it so' % (
+                      relay, master, relay, chosen.name, master), force)
     for node in replicas:
-        status = node.status
-        where = 'its master is %s:%s' % (status['master_host'], status['master_port']) if status else \
-            'no replication configured'
-        journal.check('replica_of_master', node.name, replicates_from(status, old),
-                      'replicates from %s' % master if replicates_from(status, old) else
-                      'does not replicate from %s (%s)' % (master, where), force)
-        journal.check('replication_running', node.name, running_ok(status),
-                      'IO and SQL threads running' if running_ok(status) else thread_problem(status), force)
+        source = by_name[declared['replicas'][node.name]]
+        problem = source_problem(node, source, replicas + [old])
+        journal.check('replica_of_master', node.name, not problem, problem or 'replicates from %s' % source.name, force)
+        journal.check('replication_running', node.name, running_ok(node.status),
+                      'IO and SQL threads running' if running_ok(node.status) else thread_problem(node.status), force)
     facts = chosen.facts
     master_gtid = old.facts['gtid'].union(parse_gtid(old.facts['gtid_executed'], old.facts['flavor'].name))
-    # Everyone else, the old master too, will replicate from the candidate once it has all the master has.
-    after = [can_replicate_from(n, chosen, source_gtid=master_gtid) for n in [old] + replicas if n is not chosen]
+    # The old master and its other direct replicas will replicate from the candidate once it has all the master has
+    # (a relay's replicas stay below their relay).
+    followers = [n for n in [old] + direct if n is not chosen]
+    after = [can_replicate_from(n, chosen, source_gtid=master_gtid) for n in followers]
     binlog = [r for reasons in after for r in reasons if r[0] == 'binlog'][:1]
     journal.check('candidate_binlog', chosen.name, not binlog and facts['log_replica_updates'],
                   reasons_text(binlog) or 'log_bin %s, log_slave_updates %s' % (
@@ -116,7 +128,7 @@ def prechecks(nodes, master, candidate, journal, force=(), max_lag=DEFAULTS['max
     same_or_newer = facts['flavor'].name == old.facts['flavor'].name and facts['flavor'].version >= old.facts['flavor'].version
     journal.check('candidate_version', chosen.name, same_or_newer,
                   '%s, master %s' % (facts['flavor'], old.facts['flavor']), force)
-    journal.check('replication_filters', chosen.name, *_filter_check(chosen, replicas, old), force=force)
+    journal.check('replication_filters', chosen.name, *_filter_check(chosen, direct, old), force=force)
     lag = (facts['status'] or {}).get('seconds_behind')
     journal.check('candidate_lag', chosen.name, lag is not None and lag <= max_lag,
                   'unknown (SQL or IO thread not running)' if lag is None else '%s s behind (limit %s s)' % (lag, max_lag),
@@ -130,7 +142,7 @@ def prechecks(nodes, master, candidate, journal, force=(), max_lag=DEFAULTS['max
                   'transactions running for %s s (connections %s); they would hold up the lock' % (
                       ', '.join(str(r['seconds']) for r in long_trx), ', '.join(str(r['thread']) for r in long_trx)),
                   force)
-    followers = [n.name for n in [old] + replicas if n is not chosen]
+    followers = [n.name for n in followers]
     problem = replication_account_problem(chosen, followers)
     journal.check('replication_account', chosen.name, not problem, problem or '%s can log in with %s and replicate'
                   % (', '.join(followers) or 'its replicas', chosen.repl_user), force)
@@ -141,11 +153,13 @@ def prechecks(nodes, master, candidate, journal, force=(), max_lag=DEFAULTS['max
     return chosen
 
 
-def verify_current(nodes, master):
-    """What differs from "``master`` is the writable master and every other node replicates from it" ([] when nothing)."""
+def verify_current(nodes, master, declared=None):
+    """What differs from "``master`` is the writable master and every other node replicates from its declared master"
+    ([] when nothing; ``declared``: the tree, by default every node directly below ``master``)."""
     connect_all(nodes)
     read_all(nodes)
-    old = next(n for n in nodes if n.name == master)
+    by_name = dict((n.name, n) for n in nodes)
+    old = by_name[master]
     problems = ['%s: unreachable: %s' % (n.name, n.error) for n in nodes if n.error]
     if not old.error:
         if old.facts['read_only']:
@@ -155,11 +169,12 @@ def verify_current(nodes, master):
     for node in nodes:
         if node is old or node.error:
             continue
+        source = by_name[(declared or {}).get('replicas', {}).get(node.name) or master]
         if not node.status:
             problems.append('%s does not replicate from anyone' % node.name)
-        elif not old.error and not replicates_from(node.status, old):
+        elif not source.error and not replicates_from(node.status, source):
             problems.append('%s replicates from %s:%s, not from %s'
-                            % (node.name, node.status['master_host'], node.status['master_port'], master))
+                            % (node.name, node.status['master_host'], node.status['master_port'], source.name))
         elif not running_ok(node.status):
             problems.append('%s does not replicate: %s' % (node.name, thread_problem(node.status)))
         if not node.facts['read_only']:
@@ -429,6 +444,7 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
             raise ValueError('%s is not one of the servers given (%s)' % (name, ', '.join(names)))
     if len(set(names)) != len(names):
         raise ValueError('server names must be unique: %s' % ', '.join(names))
+    declared = declared_tree(nodes, master)
     journal = Journal()
     router = make_router(o['router'], journal, 'switchover')
     result = dict(changed=False, old_master=master, new_master=candidate, checks=journal.checks, steps=journal.steps,
@@ -436,19 +452,21 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
     lease = Lease(nodes, 'switchover', journal)
     try:
         if candidate == master:
-            differ = verify_current(nodes, master)
+            differ = verify_current(nodes, master, declared)
             if differ:
                 raise PromotionError('switchover refused, nothing was changed: %s is to stay the master, but the servers '
                                      'are not as the inventory says: %s. Run playbooks/topology.yml to see the '
                                      'installation, and correct the inventory' % (master, '; '.join(differ)), result)
             result.update(msg='%s is the master already; nothing to do' % master,
-                          topology=dict(master=master, replicas=[n for n in names if n != master], left_out=[]))
+                          topology=dict(master=master, replicas=[n for n in names if n != master], left_out=[],
+                                        tree=declared['replicas']))
             return result
         connect_all(nodes, journal)
         resumed = take(lease, nodes, journal, router, o, check_mode)
         if resumed and resumed['master'] != master:
             return resumed_result(result, resumed, nodes, check_mode)
-        new = prechecks(nodes, master, candidate, journal, force, o['max_lag'], o['long_transaction'], router)
+        new = prechecks(nodes, master, candidate, journal, force, o['max_lag'], o['long_transaction'], router,
+                        declared)
         result['new_master'] = new.name if new else None
         result['forced_checks'] = journal.forced()
         refusals = journal.refusals()
@@ -456,13 +474,15 @@ def switchover(nodes, master, candidate=None, check_mode=False, **options):
             raise PromotionError('switchover refused, nothing was changed: %s%s' % (
                 describe(refusals), lease.last_procedure(refusals)), result)
         old = next(n for n in nodes if n.name == master)
-        replicas = [n for n in nodes if n is not old and n is not new and not n.error]
+        replicas = [n for n in direct_replicas(nodes, declared) if n is not new and not n.error]
         gtid = o['gtid'] if o['gtid'] is not None else all(n.facts['gtid_enabled'] for n in [old, new] + replicas)
         targets = replicas + ([old] if o['include_old_master'] else [])
-        result.update(gtid=gtid, plan=(resumed or {}).get('done', []) + plan(old, new, targets, gtid, o, router),
+        tree = promoted(declared, new.name, o['include_old_master'])['replicas']
+        kept = [(name, up) for name, up in tree.items() if up != new.name or declared['replicas'].get(name) == new.name]
+        result.update(gtid=gtid, plan=(resumed or {}).get('done', []) + plan(old, new, targets, gtid, o, router, kept),
                       topology=dict(master=new.name, replicas=[n.name for n in targets],
                                     left_out=[] if o['include_old_master'] else [old.name],
-                                    unreachable=[n.name for n in nodes if n.error]))
+                                    unreachable=[n.name for n in nodes if n.error], tree=tree))
         if check_mode:
             result.update(changed=True, msg='check mode: would switch the master from %s to %s' % (master, new.name))
             return result
@@ -530,7 +550,7 @@ def _finish_failed(run, result, targets, failures, exc):
                          % (new.name, old.name, state['summary']), result)
 
 
-def plan(old, new, targets, gtid, o, router=None):
+def plan(old, new, targets, gtid, o, router=None, kept=()):
     how = 'by GTID' if gtid else "at %s's binlog position after the switch" % new.name
     routed = router is not None and router.enabled
     steps = ['%s: SET GLOBAL read_only = ON%s%s; FLUSH TABLES WITH READ LOCK (lock_wait_timeout %s s); '
@@ -548,6 +568,8 @@ def plan(old, new, targets, gtid, o, router=None):
                      % (node.name, new.name, new.host, new.port, how,
                         ' (as former master, from its own GTID position)' if node is old and gtid else '',
                         o['connect_retry'], o['heartbeat_period']))
+    for name, up in kept:
+        steps.append('%s: stays a replica of %s (not stopped, not repointed)' % (name, up))
     if old not in targets:
         steps.append('%s: left out of the new topology (read-only, not replicating)' % old.name)
     return steps

@@ -10,13 +10,14 @@ short_description: Promote a replica after the MySQL/MariaDB master failed, losi
 description:
   - For a master that is down. In one module run that talks to every server of O(servers) itself.
   - "Checks first, each refusal naming the server and the check: C(split_brain) (the old master, if it can be
-    reached, must be read-only), C(reachable) (every replica answers), C(replication_running) (no replica's SQL
-    thread stopped with an error), C(gtid) (every replica has GTIDs), C(candidate_eligible), C(candidate_binlog)
-    (log_bin and log_slave_updates on the candidate), C(diverged) (no two replicas have different transactions
-    under one GTID), C(replication_account) (the other replicas can log in to the candidate as the replication
-    account), C(router) (O(router) can reach the candidate), C(master_lost) (an old master that does not answer
-    within O(master_connect_timeout) - dead or hung - must be lost for its replicas too: no IO thread still
-    connected to it, waited for up to O(master_connect_timeout))."
+    reached, must be read-only), C(reachable) (every replica answers), C(replication_running) (no direct replica's
+    SQL thread stopped with an error; a relay's replicas replicate from their relay), C(gtid) (every replica has
+    GTIDs), C(candidate_eligible), C(candidate_binlog) (log_bin and log_slave_updates on the candidate),
+    C(diverged) (no two replicas have different transactions under one GTID), C(replication_account) (the other
+    replicas can log in to the candidate as the replication account), C(router) (O(router) can reach the
+    candidate), C(master_lost) (an old master that does not answer within O(master_connect_timeout) - dead or
+    hung - must be lost for its direct replicas too: no IO thread still connected to it, waited for up to
+    O(master_connect_timeout))."
   - "Then: the old master, when reachable, is fenced (read_only, client sessions killed) and never made writable
     again; every replica stops its IO thread and applies its relay log, waited for while it makes progress (check
     C(relay_log): a complete transaction a replica received is never dropped unless forced); the most advanced replica is elected (GTID
@@ -27,6 +28,9 @@ description:
     O(heartbeat_period)) and is checked to do so. Whatever fails once the candidate is writable, the router is told
     C(failed) (route to it) and the task fails with RV(promoted) true and RV(state)."
   - The old master is left out of the new topology; bring it back by cloning it from the new master.
+  - "A declared tree is kept (O(servers[].master), the inventory's C(replicant_master)): only the old master's
+    direct replicas are drained, elected among and repointed; the new master keeps its own replicas, and a relay's
+    replicas stay below their relay, replicating all along. C(tree) in RV(topology) is the tree afterwards."
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
@@ -157,10 +161,13 @@ plan:
   type: list
   elements: str
 topology:
-  description: The installation afterwards (planned one in check mode) - C(master), C(replicas), C(left_out), C(unreachable), C(broken).
+  description:
+    - The installation afterwards (planned one in check mode) - C(master), C(replicas) (the servers repointed to it),
+      C(left_out), C(unreachable), C(broken), and C(tree) (every replica and its master afterwards, the declared
+      tree kept; what the inventory must say).
   returned: when the checks passed
   type: dict
-  sample: {master: db2, replicas: [db3], left_out: [db1], unreachable: [db1]}
+  sample: {master: db2, replicas: [db3], left_out: [db1], unreachable: [db1], tree: {db3: db2, db4: db3}}
 relay_log_notes:
   description:
     - Replicas whose relay log ended in an incomplete transaction, and where they stopped; or (check C(relay_log)

@@ -12,8 +12,9 @@ description:
     talks to every server of O(servers) itself, over connections opened before anything changes, so that the
     time no one can write is a matter of milliseconds rather than of Ansible tasks.
   - "Prechecks first, each refusal naming the server and the check: C(reachable) (every server answers),
-    C(candidate_eligible) (not marked excluded), C(replica_of_master) and C(replication_running) (every replica
-    replicates from the master, both threads running), C(candidate_binlog) (log_bin and log_slave_updates on the
+    C(candidate_eligible) (not marked excluded, a direct replica of the master), C(replica_of_master) and
+    C(replication_running) (every replica replicates from its declared master - the master, or the relay its
+    O(servers[].master) names - both threads running), C(candidate_binlog) (log_bin and log_slave_updates on the
     candidate), C(candidate_version) (same flavor, same or newer version), C(replication_filters) (the candidate
     filters what the other replicas filter, its binlog filters are the master's), C(candidate_lag) (at most
     O(max_lag) seconds behind), C(errant_transactions) (no replica has transactions the master lacks),
@@ -26,8 +27,11 @@ description:
     O(lock_wait_timeout)) and its final GTID set and position are read; the candidate executes up to them (bounded by O(wait_timeout); on timeout the old
     master is made writable again, the router C(undo)ne and the task fails); the candidate becomes writable, the
     router is told C(promote) at once, then the candidate stops and resets its replication; the old master is
-    unlocked (it stays read-only); every other replica and the old master replicate from the new master
-    (concurrently, with O(connect_retry) and O(heartbeat_period)), and each is checked to replicate."
+    unlocked (it stays read-only); the old master's other direct replicas and the old master replicate from the new
+    master (concurrently, with O(connect_retry) and O(heartbeat_period)), and each is checked to replicate."
+  - "A declared tree is kept (O(servers[].master), the inventory's C(replicant_master)): the new master keeps its
+    own replicas (promoting a relay is allowed), and a relay's replicas stay below their relay, replicating all
+    along - never stopped, waited for or repointed. C(tree) in RV(topology) is the tree afterwards."
   - The lock is released in every outcome. A failure before the candidate is writable leaves the old master the
     only writable server (and the router on it); after that, the new master - whatever fails then (the router, a
     repoint), the router is told C(failed) (route to the writable server) and the task fails with RV(promoted)
@@ -196,10 +200,13 @@ plan:
   type: list
   elements: str
 topology:
-  description: The installation afterwards (planned one in check mode) - C(master), C(replicas), C(left_out), C(unreachable), C(broken).
+  description:
+    - The installation afterwards (planned one in check mode) - C(master), C(replicas) (the servers repointed to it),
+      C(left_out), C(unreachable), C(broken), and C(tree) (every replica and its master afterwards, the declared
+      tree kept; what the inventory must say).
   returned: when the prechecks passed
   type: dict
-  sample: {master: db2, replicas: [db3, db1], left_out: [], unreachable: []}
+  sample: {master: db2, replicas: [db3, db1], left_out: [], unreachable: [], tree: {db3: db2, db4: db3, db1: db2}}
 final_gtid:
   description: The old master's executed GTID set under the lock (everything the new master has executed).
   returned: after a switchover

@@ -205,7 +205,12 @@ def inventory_with_master(env, master, name):
 
 # -- helpers ---------------------------------------------------------------------------------------
 def nodes(lab):
-    return lab.instances()
+    """The lab's servers, each a direct replica of whichever is the master (the inventory's replicant_master names
+    lab1, which the switchovers here do not keep true)."""
+    out = lab.instances()
+    for node in out:
+        node.declared_master = None
+    return out
 
 
 def snapshot(lab):
