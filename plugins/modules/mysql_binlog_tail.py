@@ -25,7 +25,8 @@ description:
   - A last transaction the crash cut in half is not applied (the server rolls it back) and is listed in
     RV(incomplete); it was never acknowledged to a client.
   - MariaDB only (GTIDs and C(mariadb-binlog)). The replicas are reached from the old master's host with the
-    login of O(servers).
+    login of O(servers). Only the master's direct replicas (by O(servers[].master)) are considered: a relay's
+    replicas stay below their relay.
 version_added: 0.3.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
@@ -131,6 +132,7 @@ from ansible_collections.replicant.mysql.plugins.module_utils.binlog_tail import
 from ansible_collections.replicant.mysql.plugins.module_utils.instance import SERVERS_OPTION, instances_from_params
 from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import LifecycleError
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, check_ranges
+from ansible_collections.replicant.mysql.plugins.module_utils.promotion import declared_tree, direct_replicas
 from ansible_collections.replicant.mysql.plugins.module_utils.server import HAS_PYMYSQL, MISSING_PYMYSQL, ServerError
 
 
@@ -158,7 +160,8 @@ def main():
         old = [n for n in nodes if n.name == p['master']]
         if not old:
             raise ValueError('%s is not one of the servers (%s)' % (p['master'], ', '.join(n.name for n in nodes)))
-        replicas = [n for n in nodes if n is not old[0]]
+        # the master's direct replicas (a relay's replicas are never ahead of their relay, and stay below it)
+        replicas = direct_replicas(nodes, declared_tree(nodes, old[0].name))
         for node in replicas:
             node.read()
         result = recover_tail(old[0], replicas, p['defaults_file'], binlog_index=p['binlog_index'],
