@@ -139,7 +139,9 @@ def test_after_a_lossy_failover_the_old_master_restarts_read_only_and_rejoin_sav
     write(lab, 'lab2', range(100, 106), 'lost by the failover')
     kill_9(lab, 'lab2')
 
-    run = run_playbook('playbooks/failover.yml', inventory=inventory, extra_vars=dict(write_inventory=inventory))
+    # (without the tail recovery, as when the old master's host is gone: its writes are lost to the others)
+    run = run_playbook('playbooks/failover.yml', inventory=inventory,
+                       extra_vars=dict(write_inventory=inventory, promote_master_recover_tail=False))
     assert run.rc == 0, run.output
     new = run.result('replicant.mysql.promote_master : Fail over to the elected replica (one module run)')['new_master']
     assert new in ('lab1', 'lab3')
