@@ -1,7 +1,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write outage of a switchover, four ways, on a 3-server lab of its own, while clients write.
 
-    .venv/bin/python bench/switchover.py [--runs 5] [--failover-runs 1] [--threads 4] [--rate 200] [--no-docs]
+    .venv/bin/python bench/switchover.py [--runs 5] [--failover-runs 1] [--threads 4] [--rate 200] [--one-process] [--no-docs]
 
 (a) ansible-playbook playbooks/promote_master.yml (the module mysql_switchover, one run);
 (b) the same library function, module_utils/switchover.switchover(), called from Python;
@@ -11,8 +11,8 @@
 
 Each run switches lab1 -> lab2 and back. For (a)-(c) a separate writer process inserts rows in a tight
 loop as the unprivileged account, reconnecting on any error to whichever server is writable. For (d)
-a multi-threaded writer process (--threads connections) inserts only through HAProxy, reconnecting to
-the proxy at once on any error. Per switch: outage = the commit gap of the switch, from the last insert
+--threads connections, each in a process of its own (--one-process: threads of one process), insert only
+through HAProxy, reconnecting to the proxy at once on any error. Per switch: outage = the commit gap of the switch, from the last insert
 acknowledged by the old master to the first acknowledged by the new master (any connection); longest = the
 longest gap between two acknowledged inserts (any connection) from 1 s before to 1 s after the switch (the
 switch's gap or a stall of the machine); first write = from the start of the switch until the first insert acknowledged by the
@@ -27,6 +27,7 @@ import json
 import math
 import multiprocessing
 import os
+import queue
 import shutil
 import shutil as _shutil
 import signal
@@ -61,6 +62,8 @@ BACKEND = 'rw'
 NAMES = ['lab1', 'lab2', 'lab3']
 HEADING = '## Switchover write outage'
 LOADS = ['-', '-']
+ONE_PROCESS = [False]
+SPACING = [float('nan')]   # (d): the usual interval between two acknowledged commits, ms
 
 
 def ansible_env():
@@ -214,50 +217,90 @@ def writer(addresses, user, password, stop, out, first_id=0):
     out.put(acked)
 
 
-def proxied_writer(user, password, stop, out, threads, rate, first_id=0):
-    """``threads`` connections inserting through the proxy only, ``rate`` commits per second in all (a
-    single-threaded replica must keep up); on error each reconnects to the proxy at once.
+def proxied_connection(user, password, stop, out, threads, rate, number, first_id=0):
+    """Connection ``number`` of ``threads`` inserting through the proxy only, ``rate`` commits per second for all
+    of them together (a single-threaded replica must keep up); on error it reconnects to the proxy at once.
 
-    Each acknowledged insert is recorded as (time, server_id of the server that took it, id).
+    Puts its acknowledged inserts on ``out`` as a list of (time, name of the server that took it, id).
     """
-    acked, lock = [], threading.Lock()
+    acked = []
     interval = float(threads) / rate
-
-    def one(number):
-        conn, server_id, next_id = None, None, first_id + number * 10 ** 7
-        due = time.time() + interval * number / threads
-        while not stop.is_set():
-            now = time.time()
-            if due > now:
-                time.sleep(due - now)
-            if conn is None:
-                try:  # as an application would: connect, then write at once (no round trip of the bench's own)
-                    conn = pymysql.connect(host=PROXY[0], port=PROXY[1], user=user, password=password,
-                                           autocommit=True, connect_timeout=1, ssl_disabled=True,
-                                           client_flag=CLIENT.MULTI_STATEMENTS)
-                except pymysql.MySQLError:
-                    conn = None
-                    due = time.time()
-                    time.sleep(0.0005)
-                    continue
-            next_id += 1
-            try:
-                with conn.cursor() as cur:  # which server took it, in the same round trip
-                    cur.execute('INSERT INTO bench.t VALUES (%s, %s); SELECT @@GLOBAL.server_id', (next_id, 'proxy'))
-                    acknowledged = time.time()
-                    cur.nextset()
-                    server_id = cur.fetchone()[0]
-                with lock:
-                    acked.append((acknowledged, 'lab%d' % server_id, next_id))
-                due = max(due + interval, time.time() - interval)  # paced; no backlog burst after an outage
+    conn, server_id, next_id = None, None, first_id + number * 10 ** 7
+    due = time.time() + interval * number / threads
+    while not stop.is_set():
+        now = time.time()
+        if due > now:
+            time.sleep(due - now)
+        if conn is None:
+            try:  # as an application would: connect, then write at once (no round trip of the bench's own)
+                conn = pymysql.connect(host=PROXY[0], port=PROXY[1], user=user, password=password,
+                                       autocommit=True, connect_timeout=1, ssl_disabled=True,
+                                       client_flag=CLIENT.MULTI_STATEMENTS)
             except pymysql.MySQLError:
-                due = time.time()  # retry at once (through the proxy) after any error
-                try:
-                    conn.close()
-                except Exception:
-                    pass
                 conn = None
-    out.put(in_threads(one, threads, acked))
+                due = time.time()
+                time.sleep(0.0005)
+                continue
+        next_id += 1
+        try:
+            with conn.cursor() as cur:  # which server took it, in the same round trip
+                cur.execute('INSERT INTO bench.t VALUES (%s, %s); SELECT @@GLOBAL.server_id', (next_id, 'proxy'))
+                acknowledged = time.time()
+                cur.nextset()
+                server_id = cur.fetchone()[0]
+            acked.append((acknowledged, 'lab%d' % server_id, next_id))
+            due = max(due + interval, time.time() - interval)  # paced; no backlog burst after an outage
+        except pymysql.MySQLError:
+            due = time.time()  # retry at once (through the proxy) after any error
+            try:
+                conn.close()
+            except Exception:
+                pass
+            conn = None
+    out.put(acked)
+
+
+class ProxiedClients:
+    """``threads`` connections writing through the proxy, each in a process of its own (as independent as an
+    application's connections; Python threads of one process, ``one_process``, wait for each other's
+    interpreter lock, up to 5 ms at a time, exactly when a reconnect races)."""
+
+    def __init__(self, user, password, threads, rate, first_id=0, one_process=False):
+        self.stop_event, self.out = multiprocessing.Event(), multiprocessing.Queue()
+        self.threads = threads
+        target = in_one_process if one_process else proxied_connection
+        if one_process:
+            args = [(user, password, self.stop_event, self.out, threads, rate, first_id)]
+        else:
+            args = [(user, password, self.stop_event, self.out, threads, rate, n, first_id) for n in range(threads)]
+        self.procs = [multiprocessing.Process(target=target, args=a, daemon=True) for a in args]
+        for proc in self.procs:
+            proc.start()
+
+    def stop(self):
+        """Every acknowledged insert, sorted."""
+        self.stop_event.set()
+        acked = []
+        for _proc in self.procs:
+            acked += self.out.get(timeout=60)
+        for proc in self.procs:
+            proc.join(10)
+        return sorted(acked)
+
+
+def in_one_process(user, password, stop, out, threads, rate, first_id=0):
+    """The connections of ProxiedClients as threads of one process."""
+    results = queue.Queue()
+    workers = [threading.Thread(target=proxied_connection, args=(user, password, stop, results, threads, rate, n,
+                                                                 first_id)) for n in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    acked = []
+    for _w in workers:
+        acked += results.get()
+    out.put(acked)
 
 
 def in_threads(one, threads, acked):
@@ -390,8 +433,12 @@ def main():
                         'all (default 200: well below what a single-threaded replica applies here even when other '
                         'work shares the cores; at 600 the replicas lagged by seconds under load, and the switch '
                         'waited for that)')
+    parser.add_argument('--one-process', action='store_true', help='the writer\'s connections through HAProxy as '
+                        'threads of one Python process (they then wait for each other\'s interpreter lock) rather '
+                        'than a process each')
     parser.add_argument('--no-docs', action='store_true', help='do not update docs/benchmarks.md')
     opts = parser.parse_args()
+    ONE_PROCESS[0] = opts.one_process
     start_load = '%.1f' % os.getloadavg()[0]
 
     directory = tempfile.mkdtemp(prefix='replicant-bench-switchover-', dir='/var/tmp')
@@ -419,15 +466,11 @@ def main():
         wait_replicating(lab, 'lab1')
         lost += count_lost(lab, acked)
         # (d): the clients write through HAProxy only; the module moves it
-        stop, out = multiprocessing.Event(), multiprocessing.Queue()
-        client = multiprocessing.Process(target=proxied_writer, args=(user, password, stop, out, opts.threads,
-                                                                      opts.rate, 10 ** 9), daemon=True)
-        client.start()
+        clients = ProxiedClients(user, password, opts.threads, opts.rate, 10 ** 9, opts.one_process)
         time.sleep(0.5)
         windows = run_methods(lab, ROUTED, opts.runs)
-        stop.set()
-        acked = out.get(timeout=60)
-        client.join(10)
+        acked = clients.stop()
+        SPACING[:] = [median([b[0] - a[0] for a, b in zip(acked, acked[1:])]) * 1000]
         collect(results, windows, acked)
         wait_replicating(lab, 'lab1')
         lost += count_lost(lab, acked)
@@ -437,7 +480,8 @@ def main():
                     fresh(lab, again=True)
                     proxy.reset()
                     lab.routed = lab.routed_inventory(proxy.socket)  # the lab directory was new
-                failovers['routed' if routed else 'unrouted'].append(failover(lab, routed, opts.threads, opts.rate))
+                failovers['routed' if routed else 'unrouted'].append(
+                    failover(lab, routed, opts.threads, opts.rate, opts.one_process))
     finally:
         if proxy is not None:
             proxy.stop()
@@ -494,20 +538,19 @@ def count_lost(lab, acked):
     return lost
 
 
-def failover(lab, routed, threads, rate):
+def failover(lab, routed, threads, rate, one_process=False):
     """kill -9 the master (lab1) while the client writes; time the failover play until the new master takes a write.
 
     Unrouted: the probing client; routed: the clients write through HAProxy, which the module moves.
     """
-    stop, out = multiprocessing.Event(), multiprocessing.Queue()
     user, password = lab.common['replicant_app_user'], lab.common['replicant_app_password']
     if routed:
-        client = multiprocessing.Process(target=proxied_writer, args=(user, password, stop, out, threads, rate,
-                                                                      2 * 10 ** 9), daemon=True)
+        clients = ProxiedClients(user, password, threads, rate, 2 * 10 ** 9, one_process)
     else:
+        stop, out = multiprocessing.Event(), multiprocessing.Queue()
         client = multiprocessing.Process(target=writer, args=({n: lab.address(n) for n in NAMES}, user, password,
                                                               stop, out, 10 ** 8), daemon=True)
-    client.start()
+        client.start()
     time.sleep(0.5)
     with open(os.path.join(os.path.dirname(lab.hosts['lab1']['replicant_datadir']), 'mysqld.pid')) as handle:
         os.kill(int(handle.read()), signal.SIGKILL)
@@ -516,9 +559,12 @@ def failover(lab, routed, threads, rate):
     output = playbook('failover.yml', '-i', lab.routed if routed else lab.inventory, '-v')
     wall = time.time() - start
     time.sleep(0.5)
-    stop.set()
-    acked = out.get(timeout=60)
-    client.join(10)
+    if routed:
+        acked = clients.stop()
+    else:
+        stop.set()
+        acked = out.get(timeout=60)
+        client.join(10)
     first = next((t for t, n, _i in acked if t >= start and n != 'lab1'), None)
     new = next((n for t, n, _i in acked if t >= start and n != 'lab1'), None)
     return dict(first=(first - start) * 1000 if first else float('nan'), wall=wall * 1000, new=new,
@@ -549,10 +595,10 @@ def report(results, failovers, opts, lost):
     text += ('\n\n%d switchovers per method (%d back-and-forth runs lab1 -> lab2 -> lab1), medians; (d) with %d '
              'writing connections at %d commits/s in all. (d): the clients\' commit gap of the switch %.0f ms (worst '
              '%.0f ms) against the module\'s critical section %.1f ms: %.1fx (median over median); the longest gap '
-             'anywhere around the switch %.0f ms (worst %.0f ms). Acknowledged inserts missing from a server at the '
-             'end: %s.\n' % (2 * opts.runs, opts.runs, opts.threads, opts.rate, gap, max(r['outage'] for r in d),
-                             critical, gap / critical, median([r['longest'] for r in d]), max(r['longest'] for r in d),
-                             lost))
+             'anywhere around the switch %.0f ms (worst %.0f ms); outside the switches the clients\' commits were %.1f ms '
+             'apart (median). Acknowledged inserts missing from a server at the end: %s.\n' % (
+                 2 * opts.runs, opts.runs, opts.threads, opts.rate, gap, max(r['outage'] for r in d), critical,
+                 gap / critical, median([r['longest'] for r in d]), max(r['longest'] for r in d), SPACING[0], lost))
     for kind, runs in sorted(failovers.items(), reverse=True):
         if not runs:
             continue
@@ -575,8 +621,9 @@ def write_docs(table):
         HEADING, '',
         'A planned switchover lab1 -> lab2 -> lab1 on a 3-server MariaDB 10.11 lab (127.0.40.31-33), four ways in',
         'the same run. For (a)-(c) a separate process inserts rows in a tight loop as the unprivileged account and, on',
-        'any error, reconnects to whichever server has read_only off. For (d) the clients (several connections of one',
-        'process) write only through HAProxy 2.6 (Debian; TCP mode on %s:%d, started by the bench) and reconnect to' % PROXY,
+        'any error, reconnects to whichever server has read_only off. For (d) the clients (%s) write' % (
+            'several connections, threads of one process' if ONE_PROCESS[0] else 'several connections, a process each'),
+        'only through HAProxy 2.6 (Debian; TCP mode on %s:%d, started by the bench) and reconnect to' % PROXY,
         'it at once on any error; the inventory sets `replicant_router: haproxy`, so the module itself moves HAProxy',
         '(`demote` the instant the old master is read-only, `promote` the instant the new master is writable):', '',
         '    %s' % command, '',
