@@ -124,6 +124,18 @@ def settle(node, want, timeout, poll=0.2):
     replication.stop_replication(server)
 
 
+def unsupported(old, replicas):
+    """Why the tail of ``old`` cannot be recovered into any of ``replicas`` (Instances), or None.
+
+    Not an error: the failover goes on (as with a host that is gone) and the reason says what may be lost."""
+    for node in replicas:
+        flavor = (node.facts or {}).get('flavor') if not node.error else None
+        if flavor is not None and flavor.name != 'mariadb':
+            return ('%s runs %s: recovering a binary-log tail is done for MariaDB only, so what %s wrote that no '
+                    'replica received may be lost' % (node.name, flavor.name, old.name))
+    return None
+
+
 def recover_tail(old, replicas, defaults_file, binlog_index=None, binlog_tool='mariadb-binlog',
                  client_tool='mariadb', timeout=60, check_mode=False, save_dir=None):
     """Recover what ``old`` (the dead master, an Instance) wrote that no replica received, into the most advanced
@@ -138,14 +150,14 @@ def recover_tail(old, replicas, defaults_file, binlog_index=None, binlog_tool='m
         result['not_read'] = ('%s is still running on this host (pid %s): a hung server may write again, so its '
                               'binary log was not read' % (old.name, process.pid()))
         return result
-    files = binlog_files(process.datadir, binlog_index)
+    result['not_read'] = unsupported(old, replicas)
+    if result['not_read']:
+        return result
     best = most_advanced(replicas)
     if best is None:
         raise TailError('no replica of %s can be reached: nothing to recover into' % old.name)
     node, have = best
-    flavor = node.facts['flavor']
-    if flavor.name != 'mariadb':
-        raise TailError('%s: recovering a binary-log tail is done for MariaDB only' % node.name)
+    files = binlog_files(process.datadir, binlog_index)
     result.update(applied_to=node.name, start=str(have))
     private = tempfile.mkdtemp(prefix='replicant-tail-')
     try:

@@ -24,7 +24,8 @@ description:
     elects it or catches its candidate up from it."
   - A last transaction the crash cut in half is not applied (the server rolls it back) and is listed in
     RV(incomplete); it was never acknowledged to a client.
-  - MariaDB only (GTIDs and C(mariadb-binlog)). The replicas are reached from the old master's host with the
+  - MariaDB only (GTIDs and C(mariadb-binlog)); with MySQL replicas it reads nothing and RV(not_read) says that what
+    the old master wrote that no replica received may be lost. The replicas are reached from the old master's host with the
     login of O(servers). Only the master's direct replicas (by O(servers[].master)) are considered; a relay's
     replicas stay below their relay.
 version_added: 0.3.0

@@ -95,3 +95,11 @@ def test_the_client_option_file_is_private_and_quoted(tmp_path):
         assert handle.read() == '[client]\nuser="ad\\"min"\npassword="p#w d"\nhost="10.0.0.2"\nport=3307\n'
     with pytest.raises(ValueError, match='line break'):
         binlog_tail.option_value('a\nb')
+
+
+def test_a_mysql_installation_is_not_read_and_says_what_may_be_lost():
+    old, mysql = replica('old', ''), replica('r1', '')
+    mysql.facts['flavor'] = Flavor('mysql', '8.0.36')
+    why = binlog_tail.unsupported(old, [mysql])
+    assert 'MariaDB only' in why and 'may be lost' in why and 'old' in why
+    assert binlog_tail.unsupported(old, [replica('r2', '0-1-5')]) is None
