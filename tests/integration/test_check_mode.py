@@ -81,7 +81,8 @@ def snapshot(lab):
     state['files'] = files
     # what the collection once left in /tmp under fixed names (/tmp/replicant-clone-<target>.cnf, ...); the private
     # run directories (/tmp/replicant-clone-XXXXXXXX) of other runs on the machine may come and go meanwhile
-    state['tmp'] = sorted(glob.glob('/tmp/*lab[1-4]*'))
+    # (not Ansible's own module payloads of concurrent runs, whose random names may contain 'lab2')
+    state['tmp'] = sorted(p for p in glob.glob('/tmp/*lab[1-4]*') if not os.path.basename(p).startswith('ansible_'))
     return state
 
 

@@ -29,6 +29,10 @@ def lab():
     with the_lab.server('lab1') as master:
         master.sql('CREATE DATABASE w')
         master.sql('CREATE TABLE w.t (id INT PRIMARY KEY, via VARCHAR(16))')
+        final = master.value('SELECT @@GLOBAL.gtid_binlog_pos')
+    for name in NAMES[1:]:   # every replica has it before the first test snapshots the servers
+        with the_lab.server(name) as replica:
+            assert replica.value('SELECT MASTER_GTID_WAIT(%s, 60)', (final,)) == 0, name
     try:
         yield the_lab
     finally:
