@@ -73,8 +73,8 @@ def report(rows, opts, loads, elapsed):
     for r in rows:
         lines.append('| %d | %s | %s | %s |' % (
             r['sample'], LABEL[r['mode']], ' | '.join('%.0f' % r['rates'][t] for t in opts.threads),
-            '-' if r['mode'] == 'async' else '%s (%d / %d)%s' % (r['status'], r['yes_tx'], r['no_tx'],
-                                                                '' if r['ok'] else ' FELL BACK')))
+            '-' if r['mode'] == 'async' else '%s (%d / %d)%s' % (
+                r['status'], r['yes_tx'], r['no_tx'], '' if r['ok'] else ' FELL BACK')))
     medians = {}
     for mode in MODES:
         for t in opts.threads:
@@ -84,8 +84,8 @@ def report(rows, opts, loads, elapsed):
     for t in opts.threads:
         a, s = medians['async', t], medians['semisync', t]
         parts.append('%d connection%s: %.0f inserts/s asynchronous, %.0f semi-sync (%.0f %% of it; a commit takes '
-                     '%.2f ms against %.2f ms per connection)' % (t, '' if t == 1 else 's', a, s, 100.0 * s / a,
-                                                                 1000.0 * t / s, 1000.0 * t / a))
+                     '%.2f ms against %.2f ms per connection)' % (
+                         t, '' if t == 1 else 's', a, s, 100.0 * s / a, 1000.0 * t / s, 1000.0 * t / a))
     return '\n'.join(lines) + '\n\n' + (
         'Medians over %d samples per mode, %d s each, %.0f s in all; load average %s at the start, %s at the end. '
         '%s.\n' % (opts.samples, opts.seconds, elapsed, loads[0], loads[1], '; '.join(parts)))

@@ -11,8 +11,8 @@ MODULES = sorted(pathlib.Path(__file__).resolve().parents[2].joinpath('plugins',
 
 def blocks(path):
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', None) in ('DOCUMENTATION', 'EXAMPLES',
-                                                                                   'RETURN'):
+        name = getattr(node.targets[0], 'id', None) if isinstance(node, ast.Assign) else None
+        if name in ('DOCUMENTATION', 'EXAMPLES', 'RETURN'):
             yield node.targets[0].id, node.value.value
 
 
