@@ -15,6 +15,7 @@ __metaclass__ = type
 
 import errno
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -194,6 +195,40 @@ class ServerProcess:
         with open(self.log_error, 'rb') as handle:
             data = handle.read()[-8192:].decode('utf-8', 'replace')
         return '\n'.join(data.splitlines()[-lines:])
+
+
+def empty_datadir(path, user='mysql', check_mode=False):
+    """Leave ``path`` an empty directory owned by ``user`` (and its group), mode 0750, for a copy to go into.
+
+    Everything in it goes (a mount point stays: only its contents are removed). Returns whether anything changed.
+    Refuses a relative path and the root directory. The caller has stopped the server that uses it.
+    """
+    if not path or not os.path.isabs(path) or os.path.realpath(path) == '/':
+        raise LifecycleError('refusing to empty %r: the datadir must be an absolute path other than /' % (path,))
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        raise LifecycleError('cannot give %s to %s: no such system user' % (path, user))
+    owner = (account.pw_uid, account.pw_gid) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+    if os.path.lexists(path) and not os.path.isdir(path) or os.path.islink(path):
+        raise LifecycleError('refusing to empty %s: it is not a directory (a symbolic link or a file)' % path)
+    exists = os.path.isdir(path)
+    entries = os.listdir(path) if exists else []
+    info = os.stat(path) if exists else None
+    changed = not exists or bool(entries) or (info.st_uid, info.st_gid) != owner or (info.st_mode & 0o7777) != 0o750
+    if check_mode or not changed:
+        return changed
+    if not exists:
+        os.makedirs(path, 0o750)
+    for name in entries:
+        full = os.path.join(path, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full)
+        else:
+            os.unlink(full)
+    os.chown(path, *owner)
+    os.chmod(path, 0o750)
+    return True
 
 
 SERVER_BINARIES = ('mysqld', 'mariadbd')

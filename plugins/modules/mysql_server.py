@@ -51,6 +51,14 @@ options:
     description: Seconds to wait for a start or a stop to finish (1 to 86400); past it the task fails and says so.
     type: int
     default: 120
+  empty_datadir:
+    description:
+      - With O(state=stopped) only, once the server has stopped, remove everything in this directory and leave it
+        empty, owned by O(run_as) and its group, mode C(0750), creating it when missing (a mount point is kept, only
+        its contents go). This is how a clone makes room on its target in the same run as the stop.
+      - Under direct control it must be the datadir of O(defaults_file), else the task fails before stopping anything.
+      - Refuses a relative path, C(/), a symbolic link and a file.
+    type: path
 attributes:
   check_mode:
     support: full
@@ -69,6 +77,12 @@ EXAMPLES = r'''
   replicant.mysql.mysql_server:
     service: mariadb
     state: restarted
+
+- name: Stop the server and empty its datadir for a copy (what clone_slave does to its target)
+  replicant.mysql.mysql_server:
+    defaults_file: /srv/mysql/db3/my.cnf
+    state: stopped
+    empty_datadir: /srv/mysql/db3/data
 
 - name: Stop every server described in inventory (lab style)
   replicant.mysql.mysql_server:
@@ -98,7 +112,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: [stop, start]
+  sample: [stop, empty]
 '''
 
 import os
@@ -108,7 +122,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import LifecycleError, ServerProcess
+from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import LifecycleError, ServerProcess, empty_datadir
 
 
 def unsafe_defaults_file(path, run_as):
@@ -141,6 +155,16 @@ def plan(state, running):
     return (['stop'] if running else []) + ['start']
 
 
+def empty(module):
+    """['empty'] when O(empty_datadir) had to be emptied (or would be, in check mode), else []."""
+    if module.params['empty_datadir'] is None:
+        return []
+    try:
+        return ['empty'] if empty_datadir(module.params['empty_datadir'], module.params['run_as'], module.check_mode) else []
+    except (LifecycleError, OSError) as exc:
+        module.fail_json(msg='the server is stopped, but emptying %s failed: %s' % (module.params['empty_datadir'], exc))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -150,6 +174,7 @@ def main():
             binary=dict(type='path'),
             run_as=dict(type='str', default='mysql'),
             timeout=dict(type='int', default=120),
+            empty_datadir=dict(type='path'),
         ),
         required_one_of=[('defaults_file', 'service')],
         mutually_exclusive=[('defaults_file', 'service')],
@@ -165,6 +190,9 @@ def main():
                          'nothing was done' % (p['service'],))
     if not re.match(r'^[a-z_][a-z0-9_.-]{0,31}$', p['run_as'] or ''):
         module.fail_json(msg='run_as must be a system user name, not %r; nothing was done' % (p['run_as'],))
+    if p['empty_datadir'] is not None and p['state'] != 'stopped':
+        module.fail_json(msg='empty_datadir goes with state=stopped only (a running server keeps its datadir); '
+                         'nothing was done')
     if module.check_mode and p['defaults_file'] and not os.path.exists(p['defaults_file']):
         # An earlier task of the same check-mode run would have written it: say what would happen.
         actions = [] if p['state'] == 'stopped' else ['start']
@@ -184,6 +212,7 @@ def main():
                 rc, out, err = module.run_command(['systemctl', action, p['service']])
                 if rc != 0:
                     module.fail_json(msg='systemctl %s %s failed: %s' % (action, p['service'], (err or out).strip()))
+        actions += empty(module)
         module.exit_json(changed=bool(actions), actions=actions, was_running=was,
                          running=(p['state'] != 'stopped') if actions else was)
     try:
@@ -192,11 +221,15 @@ def main():
         if stale:
             module.warn('%s: the pid file %s names pid %s, which is not this server; it is ignored and nothing '
                         'is signalled' % (instance, instance.pid_file, stale))
+        if p['empty_datadir'] is not None and os.path.realpath(p['empty_datadir']) != os.path.realpath(instance.datadir):
+            module.fail_json(msg='empty_datadir %s is not the datadir of %s (%s); nothing was stopped or removed'
+                             % (p['empty_datadir'], p['defaults_file'], instance.datadir))
         was = instance.running()
         actions = plan(p['state'], was)
         if not module.check_mode:
             for action in actions:
                 getattr(instance, action)(timeout=p['timeout'])
+        actions += empty(module)
     except LifecycleError as exc:
         module.fail_json(msg=str(exc))
     running = instance.running() if not module.check_mode else (p['state'] != 'stopped')
