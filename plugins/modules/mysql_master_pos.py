@@ -16,6 +16,14 @@ version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
   - replicant.mysql.connection
+options:
+  replica:
+    description:
+      - Also read the server's own replication, as M(replicant.mysql.mysql_slave_pos) does, into RV(replica), in the
+        same run (one module run where a role needs both).
+    type: bool
+    default: false
+    version_added: 0.4.0
 attributes:
   check_mode:
     support: full
@@ -38,6 +46,15 @@ EXAMPLES = r'''
 - name: Show it
   ansible.builtin.debug:
     msg: "{{ master.file }}:{{ master.pos }} gtid {{ master.gtid_executed }}"
+
+- name: Read a server's log settings and its replication in one run
+  replicant.mysql.mysql_master_pos:
+    replica: true
+  register: server
+
+- name: Show whether it replicates
+  ansible.builtin.debug:
+    msg: "{{ server.flavor }} {{ server.version }} replicates: {{ server.replica.is_replica }}"
 '''
 
 RETURN = r'''
@@ -111,17 +128,32 @@ version:
   returned: always
   type: str
   sample: 10.11.19
+replica:
+  description:
+    - The server's replication (default channel), with the keys M(replicant.mysql.mysql_slave_pos) returns
+      (C(is_replica), C(file), C(pos), C(position), C(gtid), C(status)).
+  returned: when O(replica=true)
+  type: dict
+  sample: {is_replica: true, status: {master_host: 10.0.0.11, master_port: 3306, io_running_ok: true}}
+  version_added: 0.4.0
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, run_module
-from ansible_collections.replicant.mysql.plugins.module_utils.replication import fetch_master_pos, log_settings
+from ansible_collections.replicant.mysql.plugins.module_utils.replication import fetch_master_pos, fetch_slave_pos, log_settings
+
+
+def read(server, replica):
+    result = dict(fetch_master_pos(server), **log_settings(server))
+    if replica:
+        result['replica'] = fetch_slave_pos(server)
+    return dict(result, changed=False)
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_module(module, lambda server: dict(changed=False, **dict(fetch_master_pos(server), **log_settings(server))))
+    module = AnsibleModule(argument_spec=argument_spec(replica=dict(type='bool', default=False)), supports_check_mode=True)
+    run_module(module, lambda server: read(server, module.params['replica']))
 
 
 if __name__ == '__main__':

@@ -85,6 +85,9 @@ def test_master_pos_and_slave_pos_agree(lab):
     assert (replica['file'], replica['pos']) == (master['file'], master['pos'])
     assert replica['status']['io_running_ok'] and replica['status']['sql_running_ok']
     assert replica['status']['using_gtid'] == 'Slave_Pos'
+    both = lab.module('lab2', 'mysql_master_pos', replica=True)  # one run for both (the configure role's read)
+    assert both['replica']['is_replica'] is True and both['replica']['gtid'] == replica['gtid']
+    assert both['server_id'] == 2 and 'replica' not in lab.module('lab2', 'mysql_master_pos')
 
 
 def test_slave_pos_on_a_non_replica_is_not_a_failure(lab):
@@ -218,3 +221,25 @@ def test_credentials_from_a_client_option_file(lab):
     res = lab.module('lab1', 'mysql_master_pos', login_user=None, login_password=None, login_unix_socket=None,
                      config_file=client_cnf)
     assert not res.get('failed') and res['server_id'] == 1, res
+
+
+def test_server_empty_datadir_refuses_another_directory_before_stopping(lab, tmp_path):
+    """empty_datadir must be the server's own datadir (checked before the stop) and goes with state=stopped only."""
+    keep = tmp_path / 'keep'
+    keep.mkdir()
+    (keep / 'precious').write_text('x')
+    h = lab.hosts()['lab2']
+    res = lab.module('lab2', 'mysql_server', state='stopped', defaults_file=h['replicant_defaults_file'],
+                     empty_datadir=str(keep))
+    assert res.get('failed') and 'is not the datadir of' in res['msg'], res
+    assert os.listdir(str(keep)) == ['precious']
+    res = lab.module('lab2', 'mysql_server', state='started', defaults_file=h['replicant_defaults_file'],
+                     empty_datadir=h['replicant_datadir'])
+    assert res.get('failed') and 'state=stopped only' in res['msg'], res
+    with lab.server('lab2') as server:  # still running, still replicating
+        assert server.value('SELECT 1') == 1
+    res = lab.module('lab2', 'mysql_server', check=True, state='stopped', defaults_file=h['replicant_defaults_file'],
+                     empty_datadir=h['replicant_datadir'])
+    assert res['changed'] and res['actions'] == ['stop', 'empty'], res
+    with lab.server('lab2') as server:  # check mode: nothing stopped, nothing removed
+        assert server.value('SELECT 1') == 1
