@@ -3,9 +3,9 @@
 
 With ``async`` on the task (and ``poll: 0``), the module starts under Ansible's async wrapper on the
 source host, and this plugin then looks at it every O(poll) seconds with one plain shell command over
-the task's connection (which waits on the host, a second at a time, for the job's result file to say it has
-finished, then prints it and the last line of the copy's own progress file; no Python started on the host, and
-the end of the copy is seen within a second), shows the progress line, renews the source's read lock when asked
+the task's connection (which waits on the host, a fifth of a second at a time, for the job's result file to say it
+has finished, then prints it and the last line of the copy's own progress file; no Python started on the host, and
+the end of the copy is seen within 0.2 s), shows the progress line, renews the source's read lock when asked
 (O(renew_lock), snapshot copies), and returns the copy's result once it has finished: a single task
 for the whole copy. Without ``async`` (or in check mode) the module simply runs.
 """
@@ -53,11 +53,12 @@ class ActionModule(ActionBase):
             if started.get('failed') or not started.get('results_file'):
                 return dict(result, **started)
             every = min(poll, max(1, int(renew.get('lease', 15)) // 3)) if renew else poll
-            # one look: on the host, wait (sleep 1 at a time) until the job has finished or ``every`` seconds have
-            # passed, then print the job's record and the copy's last progress line; the end is seen within 1 s.
+            # one look: on the host, wait (a fifth of a second at a time) until the job has finished or ``every``
+            # seconds have passed, then print the job's record and the copy's last progress line; the end of the copy
+            # is seen within 0.2 s.
             look = ('f=%s; i=0; while [ "$i" -lt %d ] && { [ ! -s "$f" ] || grep -q \'"started"\' "$f"; }; do '
-                    'sleep 1; i=$((i+1)); done; cat "$f" 2>/dev/null; echo; echo %s; tail -n 1 %s 2>/dev/null'
-                    % (shlex.quote(started['results_file']), every, MARK, shlex.quote(args['progress_file'])))
+                    'sleep 0.2; i=$((i+1)); done; cat "$f" 2>/dev/null; echo; echo %s; tail -n 1 %s 2>/dev/null'
+                    % (shlex.quote(started['results_file']), every * 5, MARK, shlex.quote(args['progress_file'])))
             deadline = time.time() + self._task.async_val
             next_show = 0.0
             while True:

@@ -57,6 +57,13 @@ options:
     description: Seconds C(caught_up) waits before failing.
     type: int
     default: 60
+  binlog_reset:
+    description:
+      - With C(reset_all) only, also forget the server's own binary logs and GTID history in the same run, as
+        C(binlog_reset) does (a server that starts over from a copy).
+    type: bool
+    default: false
+    version_added: 0.4.0
 attributes:
   check_mode:
     support: full
@@ -100,6 +107,12 @@ EXAMPLES = r'''
     login_host: db2
     state: stopped
     thread: sql
+
+- name: A server about to be loaded from a dump forgets its master and its own binary log history
+  replicant.mysql.mysql_replication:
+    login_host: db3
+    state: reset_all
+    binlog_reset: true
 '''
 
 RETURN = r'''
@@ -153,6 +166,8 @@ def act(module, server):
     else:
         statements = replication.reset_replication(server, all=p['state'] == 'reset_all', channel=channel,
                                                    check_mode=check)
+        if p['binlog_reset']:
+            statements += replication.reset_binlog(server, check_mode=check)
     return dict(changed=bool(statements), statements=statements, queries=list(statements))
 
 
@@ -167,12 +182,16 @@ def main():
             master_log_file=dict(type='str', aliases=['primary_log_file']),
             master_log_pos=dict(type='int', aliases=['primary_log_pos']),
             timeout=dict(type='int', default=60),
+            binlog_reset=dict(type='bool', default=False),
         ),
         required_together=[('master_log_file', 'master_log_pos')],
         mutually_exclusive=[('gtid', 'master_log_file')],
         required_if=[('state', 'caught_up', ('gtid', 'master_log_file'), True)],
         supports_check_mode=True,
     )
+    if module.params['binlog_reset'] and module.params['state'] != 'reset_all':
+        module.fail_json(msg='binlog_reset goes with state=reset_all only (state=binlog_reset does it alone); '
+                         'nothing was done')
     run_module(module, lambda server: act(module, server))
 
 
