@@ -518,21 +518,66 @@ def backup_coordinates(target_dir):
 
 
 # -- verification ------------------------------------------------------------------------------
-def _checksums(servers, workers=2):
-    """CHECKSUM TABLE of every user table of each server, all servers at once: ``workers`` connections per server
-    (twins of the given one) each take the next table of that server; returns one {table: checksum} per server."""
+MAX_CHUNKS = 256
+
+
+def chunk_ranges(lo, hi, count):
+    """``count`` key ranges (lo exclusive, hi inclusive; None = open) that split [lo, hi] into about equal widths,
+    the first open below and the last open above, so that together they hold every row whatever its key."""
+    if lo is None or hi is None or count < 2 or hi - lo < count:
+        return [(None, None)]
+    cuts = [lo + (hi - lo) * i // count for i in range(1, count)]
+    return list(zip([None] + cuts, cuts + [None]))
+
+
+def chunk_plan(server, chunk_bytes):
+    """{(db, name): (key column, columns, [ranges])} for the user tables of ``server`` larger than ``chunk_bytes``
+    whose primary key is one integer column: each is checksummed in about bytes / chunk_bytes chunks (at most
+    MAX_CHUNKS), so that several connections share a large table. Read at the comparison's position."""
+    plan = {}
+    for row in server.run('chunkable_tables'):
+        count = min(MAX_CHUNKS, -(-int(row['bytes'] or 0) // chunk_bytes))
+        if count < 2:
+            continue
+        bounds = server.run('key_bounds', db=row['db'], name=row['name'], column=row['pk'])[0]
+        ranges = chunk_ranges(bounds['lo'], bounds['hi'], count)
+        if len(ranges) > 1:
+            columns = [c['name'] for c in server.run('table_columns', db=row['db'], name=row['name'])]
+            plan[(row['db'], row['name'])] = (row['pk'], columns, ranges)
+    return plan
+
+
+def _chunk_name(db, name, column, lo, hi):
+    return '%s.%s rows %s' % (db, name, ' and '.join(
+        (['%s > %s' % (column, lo)] if lo is not None else []) + (['%s <= %s' % (column, hi)] if hi is not None else [])))
+
+
+def _checksums(servers, workers=2, chunks=None):
+    """Checksum every user table of each server, all servers at once: ``workers`` connections per server (twins of
+    the given one) each take the next piece of that server's work - a table (CHECKSUM TABLE), or one chunk (row
+    count and XOR of row hashes of a key range) of a table of ``chunks`` (chunk_plan()) that the server has; returns
+    one {table or chunk: checksum} per server."""
+    chunks = chunks or {}
     sums = [{} for _server in servers]
     failures = []
 
-    def work(server, tables, out):
+    def work(server, pieces, out):
         try:
             while True:
                 try:
-                    table = tables.get_nowait()
+                    piece = pieces.get_nowait()
                 except queue.Empty:
                     return
-                for row in server.run('checksum_tables', tables=[table]):
-                    out[row['Table']] = row['Checksum']
+                if piece[0] == 'table':
+                    for row in server.run('checksum_tables', tables=[piece[1]]):
+                        out[row['Table']] = row['Checksum']
+                    continue
+                (db, name), (column, columns, _ranges), lo, hi = piece[1:]
+                try:  # the same table with other columns here: that chunk differs
+                    row = server.run('checksum_chunk', db=db, name=name, column=column, columns=columns, lo=lo, hi=hi)[0]
+                    out[_chunk_name(db, name, column, lo, hi)] = (int(row['n']), int(row['crc']))
+                except ServerError as exc:
+                    out[_chunk_name(db, name, column, lo, hi)] = 'unreadable: %s' % exc
         except Exception as exc:  # pylint: disable=broad-except
             failures.append(exc)
         finally:
@@ -540,10 +585,15 @@ def _checksums(servers, workers=2):
 
     threads = []
     for server, out in zip(servers, sums):
-        tables = queue.Queue()
+        pieces = queue.Queue()
         for row in server.run('user_tables'):
-            tables.put((row['db'], row['name']))
-        threads += [threading.Thread(target=work, args=(_twin(server), tables, out)) for _worker in range(workers)]
+            table = (row['db'], row['name'])
+            if table in chunks:
+                for lo, hi in chunks[table][2]:
+                    pieces.put(('chunk', table, chunks[table], lo, hi))
+            else:
+                pieces.put(('table', table))
+        threads += [threading.Thread(target=work, args=(_twin(server), pieces, out)) for _worker in range(workers)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -624,11 +674,14 @@ def differing(mine, theirs):
     return sorted(name for name in set(mine) | set(theirs) if mine.get(name) != theirs.get(name))
 
 
-def compare_checksums(source, target, source_is_master=False, timeout=120, compare_definitions=True, skip_accounts=()):
+def compare_checksums(source, target, source_is_master=False, timeout=120, compare_definitions=True, skip_accounts=(),
+                      parallel=2, chunk_bytes=256 << 20):
     """Checksum every user table of ``source`` and ``target`` at the same GTID position and compare them, and (with
     ``compare_definitions``) their accounts, grants, routines, events, triggers and views (see definitions()).
 
-    The tables are checksummed on both servers at once, two connections per server (seconds: how long that took).
+    The tables are checksummed on both servers at once, ``parallel`` connections per server (seconds: how long that
+    took); a table larger than ``chunk_bytes`` with a one-column integer primary key is split into key ranges that
+    the connections share (chunk_plan(); a difference then names the range).
     Replicas are stopped at one common position and started again. When the source is the master,
     it is read-locked (FLUSH TABLES WITH READ LOCK) while the tables are checksummed: fine for small
     data, an outage for large; compare against a replica there.
@@ -649,7 +702,8 @@ def compare_checksums(source, target, source_is_master=False, timeout=120, compa
         for replica in stopped:
             _stop_at(replica, point, timeout)
         started = time.time()
-        mine, theirs = _checksums([source, target])
+        chunks = chunk_plan(source, chunk_bytes)
+        mine, theirs = _checksums([source, target], parallel, chunks)
         seconds = time.time() - started
         ours, others = ((definitions(source, skip_accounts), definitions(target, skip_accounts)) if compare_definitions
                         else ({}, {}))
@@ -659,5 +713,6 @@ def compare_checksums(source, target, source_is_master=False, timeout=120, compa
         for replica in stopped:
             replica.run('start_replica')
     differences = differing(mine, theirs) + differing(ours, others)
-    return dict(match=not differences, differences=differences, tables=len(mine), objects=len(ours), gtid=point,
-                seconds=round(seconds, 3))
+    chunked = sum(len(plan[2]) for plan in chunks.values())
+    return dict(match=not differences, differences=differences, tables=len(mine) - chunked + len(chunks),
+                chunks=chunked, objects=len(ours), gtid=point, seconds=round(seconds, 3))

@@ -291,6 +291,22 @@ def _object_kind(kind):
     return str(kind).upper()
 
 
+def _row_hash(columns):
+    """64 bits of the MD5 of a row's values (NULL told apart from '' by a flag per column), as an unsigned integer."""
+    quoted = [quote_identifier(c) for c in columns]
+    if not quoted:
+        raise ValueError('a row hash needs at least one column')
+    return ("CAST(CONV(LEFT(MD5(CONCAT_WS('#', %s, CONCAT(%s))), 16), 16, 10) AS UNSIGNED)"
+            % (', '.join(quoted), ', '.join('ISNULL(%s)' % c for c in quoted)))
+
+
+def _key_range(column, lo, hi):
+    """``lo < column <= hi`` (either side open when None): one chunk of a table keyed by an integer column."""
+    parts = ['%s > %s' % (quote_identifier(column), _number(lo, 'lo', minimum=-math.inf))] if lo is not None else []
+    parts += ['%s <= %s' % (quote_identifier(column), _number(hi, 'hi', minimum=-math.inf))] if hi is not None else []
+    return ' AND '.join(parts) or 'TRUE'
+
+
 def _q(args):
     """The quoting function of the statement being rendered."""
     return args.get('_quote') or quote_string
@@ -319,6 +335,10 @@ _FRAGMENTS = {
     'object': lambda f, a, m: '%s.%s' % (quote_identifier(a['db']), quote_identifier(a['name'])),
     'kind': lambda f, a, m: _object_kind(a['kind']),
     'tables': lambda f, a, m: ', '.join('%s.%s' % (quote_identifier(db), quote_identifier(name)) for db, name in a['tables']),
+    'in_table': lambda f, a, m: 'table_schema = %s AND table_name = %s' % (_q(a)(a['db']), _q(a)(a['name'])),
+    'column': lambda f, a, m: quote_identifier(a['column']),
+    'row_hash': lambda f, a, m: _row_hash(a['columns']),
+    'key_range': lambda f, a, m: _key_range(a['column'], a['lo'], a['hi']),
     'variable': lambda f, a, m: _variable_name(a['name']),
     'value': lambda f, a, m: _variable_value(a['value'], _q(a)),
     'plugin': lambda f, a, m: _variable_name(a['plugin']),
@@ -364,6 +384,10 @@ ARGUMENTS = {
     'set_gtid_slave_pos': {'gtid': REQUIRED},
     'start_replica_until_gtid': {'gtid': REQUIRED, 'channel': ''},
     'checksum_tables': {'tables': REQUIRED},
+    'chunkable_tables': {},
+    'table_columns': {'db': REQUIRED, 'name': REQUIRED},
+    'key_bounds': {'db': REQUIRED, 'name': REQUIRED, 'column': REQUIRED},
+    'checksum_chunk': {'db': REQUIRED, 'name': REQUIRED, 'column': REQUIRED, 'columns': REQUIRED, 'lo': None, 'hi': None},
     'user_tables': {},
     'table_sizes': {},
     'open_transactions': {},
@@ -393,6 +417,21 @@ _ANY = (0, 0, 0)
 _TABLE_SIZES = ("SELECT table_schema AS db, table_name AS name, table_type AS type, "
                 "COALESCE(data_length, 0) + COALESCE(index_length, 0) AS bytes FROM information_schema.tables "
                 "WHERE table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant')")
+
+# mysql_checksum: the user tables that can be checksummed in chunks (a primary key of one integer column) and their
+# size, their columns, the bounds of that key, and one chunk's row count and XOR of row hashes
+_CHUNKABLE_TABLES = (
+    "SELECT t.table_schema AS db, t.table_name AS name, MIN(k.column_name) AS pk, "
+    "MIN(COALESCE(t.data_length, 0) + COALESCE(t.index_length, 0)) AS bytes "
+    "FROM information_schema.tables t JOIN information_schema.key_column_usage k ON k.table_schema = t.table_schema "
+    "AND k.table_name = t.table_name AND k.constraint_name = 'PRIMARY' JOIN information_schema.columns c "
+    "ON c.table_schema = k.table_schema AND c.table_name = k.table_name AND c.column_name = k.column_name "
+    "WHERE t.table_type = 'BASE TABLE' AND t.table_schema NOT IN "
+    "('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant') GROUP BY t.table_schema, t.table_name "
+    "HAVING COUNT(*) = 1 AND MIN(c.data_type IN ('tinyint', 'smallint', 'mediumint', 'int', 'bigint')) = 1 ORDER BY 1, 2")
+_TABLE_COLUMNS = "SELECT column_name AS name FROM information_schema.columns WHERE {in_table} ORDER BY ordinal_position"
+_KEY_BOUNDS = "SELECT MIN({column}) AS lo, MAX({column}) AS hi FROM {object}"
+_CHECKSUM_CHUNK = "SELECT COUNT(*) AS n, COALESCE(BIT_XOR({row_hash}), 0) AS crc FROM {object} WHERE {key_range}"
 
 _NOT_SYSTEM = "NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant')"
 # the stored programs and views of the user schemas (clone_slave copies them and its verification compares them)
@@ -515,6 +554,14 @@ STATEMENTS = [Statement(*row) for row in [
     ('start_replica_until_gtid', MARIADB, _ANY, 'START SLAVE{connection} UNTIL master_gtid_pos = {gtid}'),
     ('checksum_tables', MYSQL, _ANY, 'CHECKSUM TABLE {tables}'),
     ('checksum_tables', MARIADB, _ANY, 'CHECKSUM TABLE {tables}'),
+    ('chunkable_tables', MYSQL, _ANY, _CHUNKABLE_TABLES),
+    ('chunkable_tables', MARIADB, _ANY, _CHUNKABLE_TABLES),
+    ('table_columns', MYSQL, _ANY, _TABLE_COLUMNS),
+    ('table_columns', MARIADB, _ANY, _TABLE_COLUMNS),
+    ('key_bounds', MYSQL, _ANY, _KEY_BOUNDS),
+    ('key_bounds', MARIADB, _ANY, _KEY_BOUNDS),
+    ('checksum_chunk', MYSQL, _ANY, _CHECKSUM_CHUNK),
+    ('checksum_chunk', MARIADB, _ANY, _CHECKSUM_CHUNK),
     ('user_tables', MYSQL, _ANY, "SELECT table_schema AS db, table_name AS name FROM information_schema.tables WHERE "
                                  "table_type = 'BASE TABLE' AND table_schema NOT IN "
                                  "('mysql', 'information_schema', 'performance_schema', 'sys', 'replicant') ORDER BY 1, 2"),

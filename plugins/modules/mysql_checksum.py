@@ -13,9 +13,13 @@ description:
     (replicas stop there with C(START SLAVE UNTIL); when O(other_is_master) the source is read-locked with
     C(FLUSH TABLES WITH READ LOCK) instead while its tables are checksummed), every user table gets a
     C(CHECKSUM TABLE) on both, and the replicas are started again - whatever happens.
-  - Both servers checksum at the same time, each through two connections that take its tables one after
-    the other, so the comparison costs about the time of the larger side's tables spread over two threads;
+  - Both servers checksum at the same time, each through O(parallel) connections that take its tables one after
+    the other, so the comparison costs about the time of the larger side's tables spread over O(parallel) threads;
     RV(seconds) reports it.
+  - A table larger than O(chunk_size) MB whose primary key is one integer column is split into key ranges of about
+    that size, which the connections share (row count and XOR of 64-bit row hashes per range, instead of
+    C(CHECKSUM TABLE)), so that one large table does not keep one connection busy while the others wait; a difference
+    then names the range (C(db.table rows id > 1000 and id <= 2000)).
   - The replica is reached with the usual connection options, the source with the C(other_*) ones; the TLS
     options (O(ca_cert), O(client_cert), O(client_key), O(check_hostname)) apply to both.
   - With O(compare_definitions) (clone_slave sets it) it also compares, at that position, every account and role (its
@@ -23,8 +27,8 @@ description:
     every routine, event, trigger and view of the user schemas (C(SHOW CREATE), an event disabled on a replica
     counting as enabled); RV(differences) names each one that differs or is on one side only.
   - Only reads; it fails when a table or a definition differs (unless O(fail_on_difference=false)).
-  - O(timeout) must be from 1 to 86400 seconds; O(other_port) a port number. Both are checked before
-    either server is touched.
+  - O(timeout) must be from 1 to 86400 seconds; O(other_port) a port number; O(parallel) and O(chunk_size) in their
+    ranges. All are checked before either server is touched.
 version_added: 0.1.0
 author: replicant.mysql developers (@replicant-mysql)
 extends_documentation_fragment:
@@ -72,6 +76,19 @@ options:
     type: list
     elements: str
     default: []
+  parallel:
+    description: Connections per server that share the checksums (1 to 64).
+    type: int
+    default: 2
+    version_added: 0.4.0
+  chunk_size:
+    description:
+      - Megabytes (data and indexes, as C(information_schema.tables) estimates them) above which a table with a
+        one-column integer primary key is checksummed in key ranges of about this size (at most 256 ranges); 1 to
+        1048576.
+    type: int
+    default: 256
+    version_added: 0.4.0
 attributes:
   check_mode:
     support: full
@@ -89,6 +106,13 @@ EXAMPLES = r'''
     login_unix_socket: /run/mysqld/mysqld.sock
     other_host: 10.0.0.12
     other_port: 3306
+
+- name: The same on a server with a few large tables, eight connections per server sharing 64 MB chunks
+  replicant.mysql.mysql_checksum:
+    login_unix_socket: /run/mysqld/mysqld.sock
+    other_host: 10.0.0.12
+    parallel: 8
+    chunk_size: 64
 '''
 
 RETURN = r'''
@@ -112,7 +136,8 @@ positions:
   type: dict
 differences:
   description:
-    - Tables whose checksums differ (or that exist on one side only), as C(db.table); then the definitions that differ
+    - Tables whose checksums differ (or that exist on one side only), as C(db.table), or the key range of a table
+      checksummed in chunks (C(db.table rows id > 1000 and id <= 2000)); then the definitions that differ
       (or exist on one side only), as C(account 'user'@'host'), C(role 'name'), C(procedure `db`.`name`),
       C(function ...), C(event ...), C(trigger ...), C(view ...).
   returned: always
@@ -122,6 +147,11 @@ tables:
   description: Number of tables compared.
   returned: always
   type: int
+chunks:
+  description: Number of key ranges the large tables were checksummed in (0 when no table was larger than O(chunk_size)).
+  returned: success, not in check mode
+  type: int
+  version_added: 0.4.0
 objects:
   description: Number of accounts, roles, routines, events, triggers and views of the other server compared
     (0 without O(compare_definitions)).
@@ -178,7 +208,8 @@ def act(module, server):
         if module.check_mode:
             return plan(server, other, p['other_is_master'])
         result = compare_checksums(other, server, source_is_master=p['other_is_master'], timeout=p['timeout'],
-                                   compare_definitions=p['compare_definitions'], skip_accounts=p['skip_accounts'])
+                                   compare_definitions=p['compare_definitions'], skip_accounts=p['skip_accounts'],
+                                   parallel=p['parallel'], chunk_bytes=p['chunk_size'] << 20)
     finally:
         other.close()
     if p['fail_on_difference'] and not result['match']:
@@ -200,6 +231,8 @@ def main():
             fail_on_difference=dict(type='bool', default=True),
             compare_definitions=dict(type='bool', default=False),
             skip_accounts=dict(type='list', elements='str', default=[]),
+            parallel=dict(type='int', default=2),
+            chunk_size=dict(type='int', default=256),
         ),
         required_one_of=[('other_host', 'other_unix_socket')],
         supports_check_mode=True,
@@ -208,6 +241,9 @@ def main():
     if isinstance(p['timeout'], bool) or not 1 <= p['timeout'] <= 86400:
         module.fail_json(msg='timeout must be a whole number of seconds from 1 to 86400, not %r; nothing was done'
                          % (p['timeout'],))
+    for name, top in (('parallel', 64), ('chunk_size', 1048576)):
+        if isinstance(p[name], bool) or not 1 <= p[name] <= top:
+            module.fail_json(msg='%s must be a whole number from 1 to %d, not %r; nothing was done' % (name, top, p[name]))
     if not 1 <= p['other_port'] <= 65535:
         module.fail_json(msg='other_port must be a port number (1 to 65535), not %r; nothing was done' % (p['other_port'],))
     run_module(module, lambda server: act(module, server))

@@ -156,6 +156,36 @@ def test_the_verification_names_an_account_that_differs(lab):
             target.sql("REVOKE SELECT ON crm.people FROM 'auditor'@'%'")
 
 
+def test_a_large_table_is_verified_in_chunks_that_name_a_differing_range(lab):
+    """A table above chunk_size MB (primary key one integer column) is checksummed in key ranges shared by the
+    connections; a row changed on the clone alone fails the verification naming its range, the others match."""
+    with lab.server('lab1') as m:
+        m.sql('CREATE TABLE shop.big (id INT AUTO_INCREMENT PRIMARY KEY, pad CHAR(200), note VARCHAR(20) NULL)')
+        m.sql("INSERT INTO shop.big (pad) VALUES ('a'), ('b'), ('c'), ('d')")
+        for _ in range(12):  # 16384 rows, about 4 MB
+            m.sql('INSERT INTO shop.big (pad, note) SELECT REPEAT(MD5(RAND()), 6), IF(RAND() < 0.5, NULL, \'n\') FROM shop.big')
+        m.sql('ANALYZE TABLE shop.big')  # the size estimate the plan reads (replicated)
+    caught_up(lab)
+    caught_up(lab, 'lab2')
+    h = lab.hosts()['lab2']
+    verify = dict(other_host=h['replicant_host'], other_port=h['replicant_port'], parallel=3, chunk_size=1)
+    try:
+        result = lab.module(TARGET, 'mysql_checksum', **verify)
+        assert not result.get('failed') and result['match'] and result['chunks'] >= 2, result
+        assert result['tables'] >= 4, result  # shop.big counted once
+        with lab.server(TARGET) as target:
+            target.sql('SET SESSION sql_log_bin = 0')
+            target.sql('UPDATE shop.big SET note = NULL WHERE id = 7 AND note IS NOT NULL')
+            target.sql("UPDATE shop.big SET note = '' WHERE id = 7 AND note IS NULL")  # NULL and '' told apart
+        result = lab.module(TARGET, 'mysql_checksum', **verify)
+        assert result.get('failed') and len(result['differences']) == 1, result  # only the range of id 7
+        assert result['differences'][0].startswith('shop.big rows id <= '), result
+    finally:
+        with lab.server('lab1') as m:
+            m.sql('DROP TABLE shop.big')
+        caught_up(lab)
+
+
 def test_a_rerun_refuses_the_replicating_clone_and_changes_nothing(lab):
     before = caught_up(lab)
     with lab.server(TARGET) as target:
