@@ -12,12 +12,12 @@ replica has them and purges its binary logs (so that every method copies the sam
 * by hand: ``mydumper -t 2`` + ``myloader -t 2`` (when installed);
 * ``ansible-playbook playbooks/clone_slave.yml -e method=M`` for each method: the whole procedure
   (checks, copy, prepare, start, point at the master, catch up, verify) and, from its results, the
-  copy step, the verification and the number of tasks it ran.
+  copy step, the verification and the number of tasks it ran (``logical@4``: the logical method with 4 dump streams).
 
 Every timing ends with ``sync`` (and the page cache is flushed with ``sync`` before it starts).
 Prints a markdown table of medians (and minimum) per method; tears the lab down.
 
-    .venv/bin/python bench/clone.py [--mb 400] [--samples 3] [--methods physical,logical,cold,snapshot]
+    .venv/bin/python bench/clone.py [--mb 400] [--samples 3] [--methods physical,logical,cold,snapshot,logical@4]
     .venv/bin/python bench/clone.py --from-log LOG     # the table from the sample lines of a run's output
 """
 from __future__ import absolute_import, division, print_function
@@ -142,10 +142,14 @@ class Bench:
         return dict(whole=seconds, copy=seconds)
 
     def clone_slave(self, method):
+        """``method``, or ``method@N`` for N logical dump streams (clone_slave_streams)."""
+        method, _at, streams = method.partition('@')
+        more = dict(clone_slave_streams=int(streams)) if streams else {}
         sh('sync')
         started = time.time()
         run = playbooks.run_playbook('playbooks/clone_slave.yml', inventory=self.lab.inventory,
-                                     extra_vars=dict(target='lab3', source='lab2', method=method, force=True), timeout=3600)
+                                     extra_vars=dict(target='lab3', source='lab2', method=method, force=True, **more),
+                                     timeout=3600)
         sh('sync')
         whole = time.time() - started
         assert run.rc == 0, run.output[-3000:]
