@@ -162,7 +162,7 @@ def test_a_large_table_is_verified_in_chunks_that_name_a_differing_range(lab):
     with lab.server('lab1') as m:
         m.sql('CREATE TABLE shop.big (id INT AUTO_INCREMENT PRIMARY KEY, pad CHAR(200), note VARCHAR(20) NULL)')
         m.sql("INSERT INTO shop.big (pad) VALUES ('a'), ('b'), ('c'), ('d')")
-        for _ in range(12):  # 16384 rows, about 4 MB
+        for _doubling in range(12):  # 16384 rows, about 4 MB
             m.sql('INSERT INTO shop.big (pad, note) SELECT REPEAT(MD5(RAND()), 6), IF(RAND() < 0.5, NULL, \'n\') FROM shop.big')
         m.sql('ANALYZE TABLE shop.big')  # the size estimate the plan reads (replicated)
     caught_up(lab)
