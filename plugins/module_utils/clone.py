@@ -11,6 +11,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import errno
+import fcntl
 import os
 import queue
 import re
@@ -40,27 +42,63 @@ MAX_PACKET = '1G'  # the largest statement a logical copy writes and loads
 PROXY_GRANT = 'GRANT PROXY ON '
 # The head of an enabled event's CREATE EVENT in a dump (its status comes right after ON COMPLETION, before DO).
 EVENT_ENABLED = re.compile(r'^(/\*!50106 CREATE\*/ .*?/\*!50106 EVENT .*? ON COMPLETION (?:NOT )?PRESERVE) ENABLE ', re.M)
-GTID_IN_DUMP = re.compile(rb"gtid_slave_pos\s*=\s*'([^']*)'")
 
 
 class CopyError(Exception):
     pass
 
 
-def option_file(user, password, socket=None, host=None, port=None, include=None, sections=('client',),
-                directory=None):
-    """Write a private (0600) option file with the connection settings; returns its path."""
-    fd, path = tempfile.mkstemp(prefix='replicant-', suffix='.cnf', dir=directory)
+def option_text(user, password, socket=None, host=None, port=None, include=None, sections=('client',)):
+    """The text of an option file with the connection settings (values quoted by the option file's rules)."""
     lines = ['!include %s' % include] if include else []
     for section in sections:
         lines.append('[%s]' % section)
         for key, value in (('user', user), ('password', password), ('socket', socket), ('host', host), ('port', port)):
             if value is not None:
                 lines.append('%s = "%s"' % (key, str(value).replace('\\', '\\\\').replace('"', '\\"')))
+    return '\n'.join(lines) + '\n'
+
+
+def option_file(user, password, socket=None, host=None, port=None, include=None, sections=('client',),
+                directory=None):
+    """Write a private (0600) option file with the connection settings; returns its path."""
+    fd, path = tempfile.mkstemp(prefix='replicant-', suffix='.cnf', dir=directory)
     with os.fdopen(fd, 'w') as handle:
-        handle.write('\n'.join(lines) + '\n')
+        handle.write(option_text(user, password, socket, host, port, include, sections))
     os.chmod(path, 0o600)
     return path
+
+
+# On the target host: a private directory of the run (0700) holding the client options (0600) read from the input.
+_TARGET_OPTIONS = ('umask 077 && d=$(mktemp -d "${TMPDIR:-/tmp}/replicant-load-XXXXXXXX") && cat > "$d/client.cnf" '
+                   '&& echo "$d"')
+
+
+def on_target(command, transport=()):
+    """``command`` (a list) as run on the target host: through ``transport`` as one shell word, or as it is."""
+    return list(transport) + [' '.join(shlex.quote(word) for word in command)] if transport else list(command)
+
+
+def target_option_file(login, transport=(), timeout=60):
+    """Write the target server's client options (``login``: user, password, unix_socket, host, port) into a private
+    directory of its own on the target host, through ``transport`` (the password travels on the command's input,
+    never on a command line); returns that directory (remove it with remove_on_target())."""
+    login = {key: value for key, value in login.items() if value not in (None, '')}  # unset (older Ansible gives '')
+    text = option_text(login.get('user'), login.get('password'), socket=login.get('unix_socket'), host=login.get('host'),
+                       port=login.get('port') if login.get('host') else None)
+    out = _run(on_target(['sh', '-c', _TARGET_OPTIONS], transport), text.encode(), timeout,
+               "writing the target's client options").decode().strip()
+    if not out.startswith('/'):
+        raise CopyError("writing the target's client options gave no directory (%r)" % out[-200:])
+    return out
+
+
+def remove_on_target(directory, transport=(), timeout=60):
+    """Remove a private directory target_option_file() made (errors are not raised: it is cleanup)."""
+    try:
+        _run(on_target(['rm', '-rf', '--', directory], transport), None, timeout, 'removing ' + directory)
+    except CopyError:
+        pass
 
 
 def producer(method, flavor, options_file, datadir=None, schemas=None, work_dir=None):
@@ -359,7 +397,7 @@ class _Pipe:
             self.source = subprocess.Popen(COMPRESSORS[compress][0], stdin=self.prod.stdout, stdout=subprocess.PIPE)
             self.prod.stdout.close()  # the compressor has it now
         self.recv = subprocess.Popen(receive, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.said, self.copied, self.gtid, self.error = {}, 0, None, None
+        self.said, self.copied, self.error = {}, 0, None
         self.readers = [threading.Thread(target=lambda s=s, k=k: self.said.__setitem__(k, s.read()))
                         for k, s in (('producer', self.prod.stderr), ('receiver', self.recv.stderr),
                                      ('stdout', self.recv.stdout))]
@@ -369,19 +407,13 @@ class _Pipe:
 
     def pump(self, chunk, meter):
         """Copy until the producer's end (on a thread); an OSError (a receiver gone) is kept in ``error``."""
-        tail = b''
         try:
+            move = _mover(self.source.stdout, self.recv.stdin)
             while True:
-                out = self.source.stdout
-                data = out.read1(chunk) if hasattr(out, 'read1') else out.read(chunk)
-                if not data:
+                moved = move(chunk)
+                if not moved:
                     break
-                self.recv.stdin.write(data)
-                self.copied += len(data)
-                found = GTID_IN_DUMP.findall(tail + data) if self.source is self.prod else None
-                if found:
-                    self.gtid = found[-1].decode('ascii', 'replace')
-                tail = data[-256:]
+                self.copied += moved
                 meter()
             if self.epilogue:
                 self.recv.stdin.write(self.epilogue)
@@ -414,8 +446,8 @@ class _Pipe:
 
 def stream(produce, receive, progress_file=None, timeout=None, chunk=1 << 20, producer_ok=(0,), compress=None,
            bandwidth=None):
-    """Pipe ``produce`` into ``receive``; returns dict(bytes, seconds, mb_per_s, gtid found in the stream,
-    said: what the receiver printed).
+    """Pipe ``produce`` into ``receive``; returns dict(bytes, seconds, mb_per_s, gtid (None: a logical copy reads its
+    own under the source's lock), said: what the receiver printed).
 
     ``compress`` (a COMPRESSORS name) puts its compressor behind the producer here; the receiver must then
     decompress (see compressed()). ``bandwidth`` (MB/s) caps the rate of the bytes sent; bytes, rate and
@@ -479,8 +511,46 @@ def stream_many(pipes, progress_file=None, timeout=None, chunk=1 << 20, producer
     if failures:
         raise CopyError('the copy failed: %s' % '; '.join(failures))
     first = running[0]
-    return dict(bytes=copied(), seconds=round(seconds, 3), mb_per_s=round(copied() / seconds / 1e6, 1), gtid=first.gtid,
+    return dict(bytes=copied(), seconds=round(seconds, 3), mb_per_s=round(copied() / seconds / 1e6, 1), gtid=None,
                 said=first.said.get('stdout') or b'')
+
+
+F_SETPIPE_SZ = 1031  # fcntl: a pipe's capacity (Linux)
+
+
+def _mover(reader, writer):
+    """A function that moves up to n bytes from the pipe ``reader`` to the pipe ``writer`` and returns how many (0 at
+    the producer's end): os.splice() between the two pipes (Linux, Python 3.10+; the bytes never pass through
+    Python), else read and write. Either way nothing is buffered in between, so an epilogue written afterwards
+    follows the last byte."""
+    def by_copy(n):
+        data = reader.read1(n) if hasattr(reader, 'read1') else reader.read(n)
+        if data:
+            writer.write(data)
+            writer.flush()
+        return len(data)
+
+    splice = getattr(os, 'splice', None)
+    if splice is None:
+        return by_copy
+    fds = (reader.fileno(), writer.fileno())
+    for fd in fds:  # fewer, larger moves; the default 64 KB is what a pipe holds otherwise
+        try:
+            fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
+        except (OSError, ValueError):
+            pass
+    use = [True]
+
+    def by_splice(n):
+        if use[0]:
+            try:
+                return splice(fds[0], fds[1], n)
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOSYS):
+                    raise  # e.g. EPIPE: the receiver is gone
+                use[0] = False
+        return by_copy(n)
+    return by_splice
 
 
 def _human(n):

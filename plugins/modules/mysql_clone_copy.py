@@ -64,8 +64,18 @@ options:
         it finds when a wrong O(transport) runs it on another host, e.g. the source's own datadir).
     type: path
   target_options_file:
-    description: Client option file on the target host with the target server's socket and credentials (C(logical)).
+    description:
+      - Client option file on the target host with the target server's socket and credentials (C(logical)); or
+        O(target_login).
     type: path
+  target_login:
+    description:
+      - How the target server is reached on its host (C(logical)), instead of O(target_options_file) - keys C(user),
+        C(password), C(unix_socket), C(host), C(port). The module writes them into a private option file (0600, in
+        a directory of its own, 0700) on the target host through O(transport) - the password on the command's
+        input, never on a command line - and removes it when the copy ends, whatever happens.
+    type: dict
+    version_added: 0.4.0
   transport:
     description: Command prefix that runs the receiver on the target host; the receiver is passed as one shell word.
     type: list
@@ -79,7 +89,7 @@ options:
       - Compress the stream between the hosts (C(zstd), C(lz4) or C(gzip), fast levels; the tool must be on both
         hosts) - the source host compresses behind the producer, the target host decompresses in front of the
         receiver. Worth it over a slow network; on one host or a fast LAN it only costs CPU.
-      - RV(bytes) and the progress then count compressed bytes, and a logical copy does not return RV(gtid).
+      - RV(bytes) and the progress then count compressed bytes.
     type: str
     choices: [none, zstd, lz4, gzip]
     default: none
@@ -159,6 +169,21 @@ EXAMPLES = r'''
     poll: 30
   async: 86400
   poll: 0  # the action plugin follows the copy (progress every 30 s) and returns its result
+
+- name: Load a logical copy of db2 into the running, emptied server of db4 (two dump streams)
+  replicant.mysql.mysql_clone_copy:
+    login_unix_socket: /run/mysqld/mysqld.sock
+    login_user: admin
+    login_password: "{{ admin_password }}"
+    method: logical
+    streams: 2
+    target_login:
+      unix_socket: /run/mysqld/mysqld.sock
+      user: admin
+      password: "{{ db4_admin_password }}"
+    transport: [ssh, -o, BatchMode=yes, root@db4.example.com]
+  async: 86400
+  poll: 0
 '''
 
 RETURN = r'''
@@ -235,6 +260,7 @@ def main():
             schemas=dict(type='list', elements='str'),
             target_dir=dict(type='path'),
             target_options_file=dict(type='path'),
+            target_login=dict(type='dict', no_log=True),
             transport=dict(type='list', elements='str', default=[]),
             progress_file=dict(type='path'),
             timeout=dict(type='int', default=86400),
@@ -247,15 +273,16 @@ def main():
             poll=dict(type='int', default=10),
             renew_lock=dict(type='dict', no_log=True),
         ),
+        mutually_exclusive=[('target_options_file', 'target_login')],
         required_if=[('method', 'physical', ('source_defaults_file', 'target_dir')),
-                     ('method', 'logical', ('target_options_file',)),
+                     ('method', 'logical', ('target_options_file', 'target_login'), True),
                      ('method', 'cold', ('datadir', 'target_dir')),
                      ('method', 'snapshot', ('datadir', 'target_dir'))],
         supports_check_mode=True,
     )
     check_ranges(module)
     p = module.params
-    options_file = server = None
+    options_file = server = target_private = None
     try:
         schemas = p['schemas']
         logical = p['method'] == 'logical'
@@ -270,11 +297,14 @@ def main():
                                              include=p['source_defaults_file'],
                                              sections=('client', 'mariadb-backup', 'xtrabackup'))
         produce = clone.producer(p['method'], p['flavor'], options_file, datadir=p['datadir'], schemas=schemas)
-        receive = clone.receiver(p['method'], p['flavor'], target_dir=p['target_dir'], options_file=p['target_options_file'],
+        target_options = p['target_options_file']
+        if logical and p['target_login'] is not None:  # check mode only shows where it would be
+            target_private = (None if module.check_mode else
+                              clone.target_option_file(p['target_login'], p['transport']))
+            target_options = '%s/client.cnf' % (target_private or '<private directory of the run>')
+        receive = clone.receiver(p['method'], p['flavor'], target_dir=p['target_dir'], options_file=target_options,
                                  owner=p['owner'])
-        receive = clone.compressed(receive, p['compress'])
-        if p['transport']:
-            receive = list(p['transport']) + [' '.join(shlex.quote(word) for word in receive)]
+        receive = clone.on_target(clone.compressed(receive, p['compress']), p['transport'])
         commands = [' '.join(shlex.quote(word) for word in command) for command in (produce, receive)]
         if p['compress'] != 'none':  # the compressor runs behind the producer, on the source host
             commands[0] += ' | ' + ' '.join(clone.COMPRESSORS[p['compress']][0])
@@ -312,6 +342,8 @@ def main():
             server.close()
         if options_file and os.path.exists(options_file):
             os.unlink(options_file)
+        if target_private:
+            clone.remove_on_target(target_private, p['transport'])
     module.exit_json(changed=True, commands=commands, **result)
 
 

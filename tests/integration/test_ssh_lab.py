@@ -224,9 +224,9 @@ def test_clone_slave_through_ssh(lab, method):
 
     # The stream went from the source host to the target host through the target's sshd: the receiver
     # ran on lab4. No password was ever on a command line run over ssh.
-    # (the logical load reads its options from the run's private directory on the target)
+    # (the logical load reads its options from the private directory the copy made on the target)
     receiver = re.compile(r'sh -c .* mbstream -x -C %s/lab4/data' % re.escape(lab.dir) if method == 'physical'
-                          else r'mariadb --defaults-file=\S*/replicant-clone-[\w.-]+/client\.cnf')
+                          else r'mariadb --defaults-file=\S*/replicant-load-[\w.-]+/client\.cnf')
     assert any(receiver.match(command) for command in commands(lab, 'lab4')), commands(lab, 'lab4')[-5:]
     secrets = [value for key, value in lab.hosts()['lab1'].items() if key.endswith('_password')]
     for host in ('lab1', 'lab2', 'lab3', 'lab4'):
@@ -236,7 +236,8 @@ def test_clone_slave_through_ssh(lab, method):
     # source, the client options on the target), and they are gone afterwards: no fixed /tmp name is used.
     assert progress_files(lab) == progress_before
     for host in ('lab1', 'lab2', 'lab3', 'lab4'):
-        assert not [name for name in os.listdir(private_tmp(lab, host)) if name.startswith('replicant-clone-')], host
+        assert not [name for name in os.listdir(private_tmp(lab, host))
+                    if name.startswith(('replicant-clone-', 'replicant-load-'))], host
 
 
 def test_second_lab_run_changes_nothing(lab):
