@@ -109,12 +109,7 @@ def most_advanced(replicas):
 
 
 def settle(node, want, timeout, poll=0.2):
-    """Stop the IO thread of ``node`` and wait until it executed ``want`` (its relay log applied); then stop it.
-
-    Returns True when its relay log ended in a transaction cut in half (the IO thread was stopped in the middle of
-    it): that piece is discarded (RESET SLAVE, the connection kept), as the tail holds the whole transaction, so that
-    the failover does not take it for a relay log not yet applied."""
-    from ansible_collections.replicant.mysql.plugins.module_utils.failover import relay_applied
+    """Stop the IO thread of ``node`` and wait until it executed ``want`` (its relay log applied); then stop it."""
     server, flavor = node.server, node.facts['flavor']
     replication.stop_replication(server, thread='io')
     deadline = time.time() + timeout
@@ -127,11 +122,6 @@ def settle(node, want, timeout, poll=0.2):
                             % (node.name, timeout, have, want))
         time.sleep(poll)
     replication.stop_replication(server)
-    status = replication.replica_status(server)
-    if status and not relay_applied(status):
-        replication.reset_replication(server, all=False)
-        return True
-    return False
 
 
 def unsupported(old, replicas):
@@ -189,10 +179,8 @@ def recover_tail(old, replicas, defaults_file, binlog_index=None, binlog_tool='m
                                % (old.name, len(gtids), have or 'the start', node.name))
         if not gtids or check_mode:
             return result
-        cut_relay = settle(node, have, timeout)
-        result['steps'].append('%s: relay log applied, replication stopped%s' % (
-            node.name, ' (its relay log ended in a transaction cut in half: discarded, the tail has it whole)'
-            if cut_relay else ''))
+        settle(node, have, timeout)
+        result['steps'].append('%s: relay log applied, replication stopped' % node.name)
         apply(node, tail, private, client_tool)
         applied, cut = _applied(node, gtids)
         result.update(recovered=len(applied), gtids=applied, incomplete=cut)

@@ -157,10 +157,18 @@ def apply_relay_logs(nodes, journal, timeout, stall_timeout, force=()):
         # stopped. Then the IO thread, also one that is reconnecting: nothing more may arrive from the old master.
         status = replication.replica_status(node.server)
         if discards_relay_log(status):
+            where = (status['relay_master_log_file'], status['exec_master_log_pos'], status['master_log_file'],
+                     status['read_master_log_pos'])
+            if not applier_sample(node.server, node.facts['flavor'])['missing']:
+                # every complete transaction it received is executed: what is left is one cut in half (its IO thread
+                # was stopped in the middle of it), which can never complete; nothing to apply, nothing to lose
+                notes[node.name] = ('relay log applied up to %s:%s of %s:%s: the rest is a transaction cut in half, '
+                                    'left as it is' % where)
+                journal.step(node.name, notes[node.name])
+                continue
             notes[node.name] = ('both replication threads are stopped with a relay log not yet applied (up to %s:%s of '
                                 '%s:%s): starting its SQL thread would discard that relay log (MariaDB, GTID mode)'
-                                % (status['relay_master_log_file'], status['exec_master_log_pos'],
-                                   status['master_log_file'], status['read_master_log_pos']))
+                                % where)
             journal.check('relay_log', node.name, False, notes[node.name], force)
             continue
         replication.start_replication(node.server, thread='sql')

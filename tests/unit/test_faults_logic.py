@@ -174,3 +174,29 @@ def test_a_replica_with_both_threads_stopped_and_relay_log_left_is_not_started_m
     assert not failover.discards_relay_log(dict(status, sql_running_ok=True))
     assert not failover.discards_relay_log(dict(status, exec_master_log_pos=900))
     assert not failover.discards_relay_log(dict(status, using_gtid='No'))
+
+
+def _stopped_with_relay_left(monkeypatch, received):
+    status = dict(using_gtid='Slave_Pos', io_running='No', sql_running_ok=False, relay_master_log_file='binlog.000002',
+                  exec_master_log_pos=400, master_log_file='binlog.000002', read_master_log_pos=500, last_sql_errno=0)
+    calls = scripted(monkeypatch, dict(db2=[sample(executed='0-1-10', received=received, pos=400)]))
+    started = []
+    monkeypatch.setattr(failover.replication, 'replica_status', lambda server: status)
+    monkeypatch.setattr(failover.replication, 'start_replication', lambda *a, **k: started.append(a))
+    return calls, started
+
+
+def test_both_threads_stopped_with_only_a_transaction_cut_in_half_left_is_not_refused(monkeypatch):
+    """What the tail recovery leaves when the IO thread stopped in the middle of a transaction: every complete one
+    received is executed, so nothing would be discarded; the replica is left as it is, not started."""
+    _calls, started = _stopped_with_relay_left(monkeypatch, received='0-1-10')
+    journal = Journal()
+    notes = failover.apply_relay_logs([replica('db2')], journal, timeout=30, stall_timeout=0.1)
+    assert 'transaction cut in half' in notes['db2'] and not journal.refusals() and started == []
+
+
+def test_both_threads_stopped_with_a_complete_transaction_left_is_refused(monkeypatch):
+    _calls, started = _stopped_with_relay_left(monkeypatch, received='0-1-11')
+    with pytest.raises(PromotionError, match='would discard that relay log'):
+        failover.apply_relay_logs([replica('db2')], Journal(), timeout=30, stall_timeout=0.1)
+    assert started == []
