@@ -111,20 +111,18 @@ def most_advanced(replicas):
 def settle(node, want, timeout, poll=0.2):
     """Stop the IO thread of ``node`` and wait until it executed ``want`` (its relay log applied); then stop it.
 
-    Its SQL thread is started first, while the IO thread still runs (a replica kept behind has it stopped): as in
-    the failover, MariaDB discards the relay log of a GTID replica when a thread starts while both are stopped, so a
-    replica found that way with a relay log not yet applied is refused, untouched."""
-    from ansible_collections.replicant.mysql.plugins.module_utils.failover import discards_relay_log
+    The failover's rule (``failover.stopped_applier``): its SQL thread is started first, while the IO thread still
+    runs; one found with both threads stopped is left as it is when only a transaction cut in half is left, and
+    refused, untouched, when complete transactions are left unapplied."""
+    from ansible_collections.replicant.mysql.plugins.module_utils.failover import stopped_applier
     server, flavor = node.server, node.facts['flavor']
-    status = replication.replica_status(server)
-    if discards_relay_log(status):
-        raise TailError('%s has both replication threads stopped with a relay log not yet applied (up to %s:%s of '
-                        '%s:%s); starting its SQL thread would discard it. Start its SQL thread while its IO thread '
-                        'runs, or fail over without the recovery; nothing was recovered'
-                        % (node.name, status['relay_master_log_file'], status['exec_master_log_pos'],
-                           status['master_log_file'], status['read_master_log_pos']))
-    replication.start_replication(server, thread='sql')
-    replication.stop_replication(server, thread='io')
+    verdict, text = stopped_applier(server, flavor)
+    if verdict == 'discards':
+        raise TailError('%s: %s. Start its SQL thread while its IO thread runs, or fail over without the recovery; '
+                        'nothing was recovered' % (node.name, text))
+    if verdict == 'start':
+        replication.start_replication(server, thread='sql')
+        replication.stop_replication(server, thread='io')
     deadline = time.time() + timeout
     while True:
         have = parse_gtid(server.value(dialect.sql(flavor, 'gtid_current_pos')) or '', flavor.name)

@@ -153,23 +153,13 @@ def apply_relay_logs(nodes, journal, timeout, stall_timeout, force=()):
     notes = {}
     draining = []
     for node in nodes:
-        # The SQL thread first: MariaDB discards the relay log of a GTID replica when a thread starts while both are
-        # stopped. Then the IO thread, also one that is reconnecting: nothing more may arrive from the old master.
-        status = replication.replica_status(node.server)
-        if discards_relay_log(status):
-            where = (status['relay_master_log_file'], status['exec_master_log_pos'], status['master_log_file'],
-                     status['read_master_log_pos'])
-            if not applier_sample(node.server, node.facts['flavor'])['missing']:
-                # every complete transaction it received is executed: what is left is one cut in half (its IO thread
-                # was stopped in the middle of it), which can never complete; nothing to apply, nothing to lose
-                notes[node.name] = ('relay log applied up to %s:%s of %s:%s: the rest is a transaction cut in half, '
-                                    'left as it is' % where)
-                journal.step(node.name, notes[node.name])
-                continue
-            notes[node.name] = ('both replication threads are stopped with a relay log not yet applied (up to %s:%s of '
-                                '%s:%s): starting its SQL thread would discard that relay log (MariaDB, GTID mode)'
-                                % where)
-            journal.check('relay_log', node.name, False, notes[node.name], force)
+        verdict, text = stopped_applier(node.server, node.facts['flavor'])
+        if verdict != 'start':
+            notes[node.name] = text
+            if verdict == 'half':
+                journal.step(node.name, text)
+            else:
+                journal.check('relay_log', node.name, False, text, force)
             continue
         replication.start_replication(node.server, thread='sql')
         node.server.run('stop_replica', thread='io')
@@ -226,6 +216,27 @@ def discards_relay_log(status):
     purges the relay log when a thread starts while both are stopped)."""
     return bool(status) and status.get('using_gtid') not in (None, 'No') and status['io_running'] == 'No' \
         and not status['sql_running_ok'] and not relay_applied(status)
+
+
+def stopped_applier(server, flavor):
+    """How the relay log of a replica is applied before a promotion or a tail recovery: (verdict, text).
+
+    ``start``: start its SQL thread while the IO thread runs, then stop the IO thread (the order matters: MariaDB
+    discards the relay log of a GTID replica when a thread starts while both are stopped, ``discards_relay_log``).
+    With both threads already stopped and relay log left: ``half`` when every complete transaction it received is
+    executed (the rest is one transaction cut in half by a stopped IO thread, which can never complete: nothing to
+    apply, nothing to lose, leave it as it is); ``discards`` when complete transactions are left unapplied (starting
+    a thread would discard them: refuse, untouched)."""
+    status = replication.replica_status(server)
+    if not discards_relay_log(status):
+        return 'start', None
+    where = (status['relay_master_log_file'], status['exec_master_log_pos'], status['master_log_file'],
+             status['read_master_log_pos'])
+    if not applier_sample(server, flavor)['missing']:
+        return 'half', ('relay log applied up to %s:%s of %s:%s: the rest is a transaction cut in half, left as it is'
+                        % where)
+    return 'discards', ('both replication threads are stopped with a relay log not yet applied (up to %s:%s of %s:%s): '
+                        'starting its SQL thread would discard that relay log (MariaDB, GTID mode)' % where)
 
 
 def lost_transactions(before, sets):

@@ -155,14 +155,15 @@ class Lease:
         self.held = []
 
     # -- the record --------------------------------------------------------------------------------
-    def records(self):
-        """The lease record of this installation on every server that has one: {server name: record}."""
+    def records(self, tolerant=False):
+        """The lease record of this installation on every server that has one: {server name: record}; ``tolerant``:
+        a server that fails to answer is skipped."""
         found = {}
         for name, server in sorted(self.sessions.items()):
             try:
                 row = server.one(READ, (self.name,))
             except ServerError as exc:
-                if any(code in str(exc) for code in NO_TABLE):
+                if tolerant or any(code in str(exc) for code in NO_TABLE):
                     continue
                 raise
             if row:
@@ -174,10 +175,10 @@ class Lease:
                 found[name] = row
         return found
 
-    def latest(self, done=False):
+    def latest(self, done=False, tolerant=False):
         """The newest lease record of the installation on the servers reached (``done``: of a finished procedure,
         else of one that did not finish; None: either), or None."""
-        found = [r for r in self.records().values() if done is None or (r['phase'] == DONE) == done]
+        found = [r for r in self.records(tolerant).values() if done is None or (r['phase'] == DONE) == done]
         return max(found, key=lambda r: r['updated']) if found else None
 
     def last_procedure(self, refusals):
@@ -260,11 +261,12 @@ class Lease:
         interrupted = self.latest()
         self.previous = self.latest(done=True)
         self.started = time.time()
+        # the lock connections in every record: a refusal names the holder by them (IS_USED_LOCK)
+        self.binding = dict(connections=dict((name, self.sessions[name].connection_id) for name in self.held))
         if play:
             previous = self.previous and dict(self.previous, progress=dict(
                 (k, v) for k, v in self.previous['progress'].items() if k != 'previous'))
-            self.binding = dict(play=list(play), previous=previous, connections=dict(
-                (name, self.sessions[name].connection_id) for name in self.held))
+            self.binding.update(play=list(play), previous=previous)
         self.pending = bool(interrupted)
         if interrupted:
             # kept, under this owner, until it is resumed (should this run die too, the next one finds it)
@@ -366,15 +368,26 @@ class Lease:
         return []
 
     def _refusal(self, busy):
-        record = None
-        deadline = time.time() + RECORD_WAIT  # the holder writes its record right after its locks
-        while record is None and time.time() < deadline:
+        """The refusal naming the holder: the record whose lock connections hold the lock now (IS_USED_LOCK), waited
+        for up to RECORD_WAIT (the holder writes it right after its locks; an older record, such as the previous
+        procedure's, is not taken for it). A server that does not answer (e.g. the holder killed this run's
+        session there in a switchover) is skipped."""
+        holders = {}
+        for name in busy:
             try:
-                record = self.latest(done=None)  # a play's holder keeps the lease past its procedure's end
+                holders[name] = self.sessions[name].value('SELECT IS_USED_LOCK(%s)', (self.name,))
             except ServerError:
-                break
+                pass
+        record = None
+        deadline = time.time() + RECORD_WAIT if any(holders.values()) else 0  # else let go in between: none to wait
+        while record is None and time.time() < deadline:
+            found = self.records(tolerant=True)
+            record = next((r for _n, r in sorted(found.items()) for name, holder in holders.items()
+                           if holder and str((r['progress'].get('connections') or {}).get(name)) == str(holder)), None)
             if record is None:
                 time.sleep(0.1)
+        if record is None:  # no record names the holder's connections: the newest unfinished one, if any
+            record = self.latest(done=False, tolerant=True)
         holder = describe_holder(record) if record else 'a procedure whose lease record is not written yet'
         return (
             '%s refused, nothing was changed: installation %s is in the hands of another procedure: %s (the lock %s '

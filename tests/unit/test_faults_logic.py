@@ -200,3 +200,29 @@ def test_both_threads_stopped_with_a_complete_transaction_left_is_refused(monkey
     with pytest.raises(PromotionError, match='would discard that relay log'):
         failover.apply_relay_logs([replica('db2')], Journal(), timeout=30, stall_timeout=0.1)
     assert started == []
+
+
+def _settle(monkeypatch, received, executed='0-1-10'):
+    from ansible_collections.replicant.mysql.plugins.module_utils import binlog_tail
+    _calls, started = _stopped_with_relay_left(monkeypatch, received=received)
+    node = replica('db2')
+    node.facts = dict(flavor=type('F', (), dict(name='mariadb'))())
+    monkeypatch.setattr(Server, 'value', lambda *a, **k: executed)
+    monkeypatch.setattr(binlog_tail.dialect, 'sql', lambda *a, **k: 'SELECT 1')
+    monkeypatch.setattr(binlog_tail.replication, 'stop_replication', lambda *a, **k: None)
+    return binlog_tail, node, started
+
+
+def test_the_tail_recovery_follows_the_failover_rule_for_a_half_transaction(monkeypatch):
+    """settle (the tail recovery) and apply_relay_logs judge a stopped replica by one rule: only half a transaction
+    left is not refused, nothing is started, and what it executed is what is waited for."""
+    binlog_tail, node, started = _settle(monkeypatch, received='0-1-10')
+    binlog_tail.settle(node, parse_gtid('0-1-10', 'mariadb'), timeout=1)
+    assert started == []
+
+
+def test_the_tail_recovery_refuses_a_stopped_replica_with_complete_transactions_unapplied(monkeypatch):
+    binlog_tail, node, started = _settle(monkeypatch, received='0-1-11')
+    with pytest.raises(binlog_tail.TailError, match='db2: both replication threads are stopped.*nothing was recovered'):
+        binlog_tail.settle(node, parse_gtid('0-1-11', 'mariadb'), timeout=1)
+    assert started == []

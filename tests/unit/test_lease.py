@@ -128,3 +128,51 @@ def test_a_procedure_stopped_half_way_keeps_its_record_and_a_finished_one_names_
         dict(keep=False, changed=True, master='db2'),
         dict(keep=False, changed=False, master=None),
     ]
+
+
+class LockSession:
+    """A lease session: IS_USED_LOCK answers ``holder``; the record READ answers the next of ``answers`` (the last
+    repeats; an exception is raised), as a server would while the holder writes its record."""
+
+    def __init__(self, holder, answers):
+        self.holder, self.answers = holder, list(answers)
+
+    def value(self, sql, args=None):
+        return self.holder
+
+    def one(self, sql, args=None):
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer and dict(answer, progress=json.dumps(answer['progress']))
+
+
+def refusal(monkeypatch, sessions):
+    monkeypatch.setattr(lease.time, 'sleep', lambda s: None)
+    held = lease.Lease([node('db1'), node('db2')], 'switchover')
+    held.sessions = sessions
+    return held._refusal(['db1'])
+
+
+def test_a_refusal_waits_for_the_holders_own_record_not_the_previous_procedures(monkeypatch):
+    """A record left by an earlier procedure is not the holder: the refusal waits until the record whose lock
+    connection holds the lock now is there, and names that one."""
+    old = dict(record(lease.DONE, old_master='db0', new_master='db1', connections=dict(db1=7)), owner='ctl0 pid 1')
+    new = dict(record('demoting', old_master='db1', new_master='db2', connections=dict(db1=42)), owner='ctl2 pid 20')
+    text = refusal(monkeypatch, dict(db1=LockSession(42, [old, old, new])))
+    assert 'in the hands of another procedure: switchover by ctl2 pid 20' in text and 'ctl0' not in text
+
+
+def test_a_refusal_skips_a_session_the_holder_killed(monkeypatch):
+    """The winner of two switchovers kills the client sessions of the old master, the loser's lease session there
+    among them: the holder is named from another server's record."""
+    new = dict(record('demoting', old_master='db1', new_master='db2', connections=dict(db1=42, db2=43)),
+               owner='ctl2 pid 20')
+    killed = lease.ServerError('(2013) Lost connection to server during query')
+    text = refusal(monkeypatch, dict(db1=LockSession(42, [killed]), db2=LockSession(None, [new])))
+    assert 'another procedure: switchover by ctl2 pid 20' in text
+
+
+def test_a_refusal_does_not_wait_when_the_lock_was_let_go_in_between(monkeypatch):
+    text = refusal(monkeypatch, dict(db1=LockSession(None, [None])))
+    assert 'a procedure whose lease record is not written yet' in text
