@@ -1,7 +1,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Write outage of a switchover, four ways, on a 3-server lab of its own, while clients write.
 
-    .venv/bin/python bench/switchover.py [--runs 5] [--failover-runs 1] [--threads 4] [--rate 200] [--one-process] [--no-docs]
+    .venv/bin/python bench/switchover.py [--runs 5] [--failover-runs 1] [--threads 4] [--rate 200] [--one-process]
+        [--controller-cpu N] [--no-docs]
 
 (a) ansible-playbook playbooks/promote_master.yml (the module mysql_switchover, one run);
 (b) the same library function, module_utils/switchover.switchover(), called from Python;
@@ -64,6 +65,8 @@ HEADING = '## Switchover write outage'
 LOADS = ['-', '-']
 ONE_PROCESS = [False]
 SPACING = [float('nan')]   # (d): the usual interval between two acknowledged commits, ms
+CONTROLLER_CPUS = []       # --controller-cpu: the CPUs of the procedures' ansible-playbook (and its modules)
+PROCEDURES = ('promote_master.yml', 'failover.yml')
 
 
 def ansible_env():
@@ -77,9 +80,13 @@ def run_playbook(name, *args, timeout=None):
     """ansible-playbook playbooks/``name`` ``args``: (command, return code, output); a timeout is a failure."""
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), os.path.join(REPO, 'playbooks', name)]
     cmd += list(args)
+    pin = None
+    if CONTROLLER_CPUS and name in PROCEDURES:  # the controller on its own CPU, as on a host of its own
+        def pin():
+            os.sched_setaffinity(0, CONTROLLER_CPUS)
     try:
         proc = subprocess.run(cmd, cwd=REPO, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              universal_newlines=True, check=False, timeout=timeout)
+                              universal_newlines=True, check=False, timeout=timeout, preexec_fn=pin)
     except subprocess.TimeoutExpired as exc:
         output = exc.stdout.decode(errors='replace') if isinstance(exc.stdout, bytes) else (exc.stdout or '')
         return cmd, None, output + '\n(killed after %s s)' % timeout
@@ -436,9 +443,20 @@ def main():
     parser.add_argument('--one-process', action='store_true', help='the writer\'s connections through HAProxy as '
                         'threads of one Python process (they then wait for each other\'s interpreter lock) rather '
                         'than a process each')
+    parser.add_argument('--controller-cpu', type=int, help='run the procedures\' ansible-playbook (and so the modules) '
+                        'on this CPU only, and everything else (the servers, HAProxy, the clients, the lab\'s set-up) on '
+                        'the other CPUs: a controller on a host of its own, as in production, instead of sharing every '
+                        'core with the servers and the clients')
     parser.add_argument('--no-docs', action='store_true', help='do not update docs/benchmarks.md')
     opts = parser.parse_args()
     ONE_PROCESS[0] = opts.one_process
+    if opts.controller_cpu is not None:
+        cpus = os.sched_getaffinity(0)
+        if opts.controller_cpu not in cpus or len(cpus) < 2:
+            parser.error('--controller-cpu %d: this process may run on CPUs %s; give one of them, and keep one for '
+                         'the rest' % (opts.controller_cpu, sorted(cpus)))
+        os.sched_setaffinity(0, cpus - {opts.controller_cpu})  # inherited by the lab, HAProxy and the clients
+        CONTROLLER_CPUS[:] = [opts.controller_cpu]
     start_load = '%.1f' % os.getloadavg()[0]
 
     directory = tempfile.mkdtemp(prefix='replicant-bench-switchover-', dir='/var/tmp')

@@ -119,6 +119,20 @@ options:
     description: Leave replication started (the default) or stopped after the change.
     type: bool
     default: true
+  wait_gtid:
+    description:
+      - With O(start), then wait in the same run until both replication threads run and the replica has executed
+        this GTID set (MySQL) or position (MariaDB), as M(replicant.mysql.mysql_replication) C(state=caught_up)
+        does; an empty string waits for the running threads only. Fails early when the SQL thread stops with an
+        error, and at O(wait_timeout) saying how far behind the replica is.
+      - Not in check mode (nothing was started to wait for).
+    type: str
+    version_added: 0.3.0
+  wait_timeout:
+    description: Seconds O(wait_gtid) waits before failing.
+    type: int
+    default: 60
+    version_added: 0.3.0
 attributes:
   check_mode:
     support: full
@@ -160,6 +174,19 @@ EXAMPLES = r'''
     master_log_file: binlog.000042
     master_log_pos: 4
     start: false
+
+- name: Point a fresh copy at its master and wait until it has what the master had
+  replicant.mysql.mysql_change_master:
+    login_unix_socket: /run/mysqld/mysqld.sock
+    login_user: admin
+    login_password: "{{ admin_password }}"
+    master_host: db1.example.com
+    master_user: repl
+    master_password: "{{ repl_password }}"
+    master_use_gtid: slave_pos
+    start_gtid: 0-11-1042
+    wait_gtid: "{{ master.gtid_executed }}"
+    wait_timeout: 300
 '''
 
 RETURN = r'''
@@ -180,13 +207,19 @@ changed_options:
   type: list
   elements: str
   sample: [master_host]
+caught_up:
+  description: Where the replica was once O(wait_gtid) was reached (its executed GTIDs and its position).
+  returned: when O(wait_gtid) is given, O(start) is true and not in check mode
+  type: dict
+  sample: {gtid: 0-11-1080, position: "binlog.000003:4411"}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.replicant.mysql.plugins.module_utils.dialect import CHANGE_MASTER_OPTIONS
-from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, run_module
-from ansible_collections.replicant.mysql.plugins.module_utils.replication import change_master
+from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, check_ranges, run_module
+from ansible_collections.replicant.mysql.plugins.module_utils.replication import change_master, wait_for_pos
+from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 OPTION_TYPES = dict(master_port='int', master_log_pos='int', master_auto_position='bool', master_ssl='bool',
                     master_ssl_verify_server_cert='bool', master_heartbeat_period='float',
@@ -218,11 +251,13 @@ def main():
         argument_spec=argument_spec(channel=dict(type='str', default='', aliases=['connection_name']),
                                     start=dict(type='bool', default=True),
                                     master_gtid_executed=dict(type='str'), start_gtid=dict(type='str'),
-                                    replica_gtid=dict(type='str'), **options),
+                                    replica_gtid=dict(type='str'), wait_gtid=dict(type='str'),
+                                    wait_timeout=dict(type='int', default=60), **options),
         required_together=[('master_log_file', 'master_log_pos')],
         mutually_exclusive=[('master_log_file', 'master_use_gtid'), ('master_log_file', 'master_auto_position')],
         supports_check_mode=True,
     )
+    check_ranges(module, ['wait_timeout'])
     wanted = wanted_settings(module.params)
 
     def act(server):
@@ -231,6 +266,14 @@ def main():
                                start_gtid=module.params['start_gtid'], replica_gtid=module.params['replica_gtid'])
         if 'statements' in result:
             result['queries'] = result['statements']
+        p = module.params
+        if p['wait_gtid'] is not None and p['start'] and not module.check_mode:
+            try:
+                now = wait_for_pos(server, gtid=p['wait_gtid'], timeout=p['wait_timeout'], channel=p['channel'])
+            except (ServerError, ValueError) as exc:  # what was changed is reported with the failure
+                module.fail_json(msg='%s (after the change of master, which %s)' % (
+                    exc, 'was made' if result.get('changed') else 'changed nothing'), **result)
+            result['caught_up'] = dict(gtid=now['gtid'], position=now['position'])
         return result
     run_module(module, act)
 

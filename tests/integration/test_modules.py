@@ -64,11 +64,17 @@ def test_change_master_redirects_and_back_idempotent_and_check_mode(lab):
     res = point(lab, 'lab3', 'lab2')
     assert res['changed'] is False, res
 
-    # and back
-    res = point(lab, 'lab3', 'lab1')
-    assert res['changed'] is True, res
+    # and back, waiting in the same run until it has what the master had
+    write_row(lab)
+    master = lab.module('lab1', 'mysql_master_pos')
+    res = point(lab, 'lab3', 'lab1', wait_gtid=master['gtid_executed'], wait_timeout=20)
+    assert res['changed'] is True and res['caught_up']['gtid'] == master['gtid_executed'], res
     assert master_of(lab, 'lab3') == (h['lab1']['replicant_host'], 23306)
     assert arrives(lab, 'lab3', write_row(lab))
+    # a GTID it can never reach: the wait fails at its timeout saying how far the replica is
+    domain, server_id, seq = master['gtid_executed'].split('-')
+    res = point(lab, 'lab3', 'lab1', wait_gtid='%s-%s-%d' % (domain, server_id, int(seq) + 1000), wait_timeout=1)
+    assert res.get('failed') and 'did not reach' in res['msg'] and res['changed'] is False, res
     res = point(lab, 'lab3', 'lab1')
     assert res['changed'] is False and res['statements'] == [], res
 
