@@ -65,6 +65,8 @@ HEADING = '## Switchover write outage'
 LOADS = ['-', '-']
 ONE_PROCESS = [False]
 SPACING = [float('nan')]   # (d): the usual interval between two acknowledged commits, ms
+QUIET = []                 # (d): the longest gap of each 2 s window of the clients' writes with no procedure running
+QUIET_SECONDS = 10
 CONTROLLER_CPUS = []       # --controller-cpu: the CPUs of the procedures' ansible-playbook (and its modules)
 PROCEDURES = ('promote_master.yml', 'failover.yml')
 
@@ -425,6 +427,16 @@ def measure(acked, window, new):
                 first=(first_new - start) * 1000 if first_new else float('nan'), wall=(end - start) * 1000)
 
 
+def quiet_gaps(acked, start, end, window=2.0):
+    """The longest gap (ms) between two acknowledged inserts in each ``window`` s from ``start`` to ``end``."""
+    gaps = []
+    while start + window <= end:
+        times = [t for t, _n, _i in acked if start <= t <= start + window]
+        gaps.append(max(b - a for a, b in zip(times, times[1:])) * 1000 if len(times) > 1 else float('nan'))
+        start += window
+    return gaps
+
+
 def median(values):
     values = [v for v in values if not math.isnan(v)]
     return statistics.median(values) if values else float('nan')
@@ -486,9 +498,12 @@ def main():
         # (d): the clients write through HAProxy only; the module moves it
         clients = ProxiedClients(user, password, opts.threads, opts.rate, 10 ** 9, opts.one_process)
         time.sleep(0.5)
+        quiet = time.time()
+        time.sleep(QUIET_SECONDS)  # the control: the same clients, no procedure running
         windows = run_methods(lab, ROUTED, opts.runs)
         acked = clients.stop()
         SPACING[:] = [median([b[0] - a[0] for a, b in zip(acked, acked[1:])]) * 1000]
+        QUIET[:] = quiet_gaps(acked, quiet, quiet + QUIET_SECONDS)
         collect(results, windows, acked)
         wait_replicating(lab, 'lab1')
         lost += count_lost(lab, acked)
@@ -614,9 +629,12 @@ def report(results, failovers, opts, lost):
              'writing connections at %d commits/s in all. (d): the clients\' commit gap of the switch %.0f ms (worst '
              '%.0f ms) against the module\'s critical section %.1f ms: %.1fx (median over median); the longest gap '
              'anywhere around the switch %.0f ms (worst %.0f ms); outside the switches the clients\' commits were %.1f ms '
-             'apart (median). Acknowledged inserts missing from a server at the end: %s.\n' % (
+             'apart (median), and with no procedure running (%d s before the first switch) the longest gap of each '
+             '2 s window was %.0f ms (median; max %.0f ms). Acknowledged inserts missing from a server at the end: '
+             '%s.\n' % (
                  2 * opts.runs, opts.runs, opts.threads, opts.rate, gap, max(r['outage'] for r in d), critical,
-                 gap / critical, median([r['longest'] for r in d]), max(r['longest'] for r in d), SPACING[0], lost))
+                 gap / critical, median([r['longest'] for r in d]), max(r['longest'] for r in d), SPACING[0],
+                 QUIET_SECONDS, median(QUIET), max(QUIET or [float('nan')]), lost))
     for kind, runs in sorted(failovers.items(), reverse=True):
         if not runs:
             continue
@@ -654,7 +672,10 @@ def write_docs(table):
         '`routed_ms`. First write: from the start of the switch (for (a) and (d) the start of `ansible-playbook`) until',
         'the new master acknowledged an insert. Measured %s on %d cores shared with other work (load average %s at'
         % ((time.strftime('%Y-%m-%d'), os.cpu_count()) + (LOADS[0],)),
-        'the start, %s at the end); under load the spread widens.' % LOADS[1], '',
+        'the start, %s at the end); under load the spread widens.%s' % (LOADS[1], (
+            ' The procedures\' ansible-playbook (and so their modules) ran on CPU %d alone, everything else (servers, '
+            'HAProxy, clients) on the other(s): a controller on a host of its own.' % CONTROLLER_CPUS[0])
+            if CONTROLLER_CPUS else ''), '',
         table.rstrip(), '',
         'What shaped (d): the router\'s `demote` runs the instant the old master is read-only. It used to run once the',
         'old master was locked; in between, the clients reconnecting through HAProxy reached the read-only old master',
