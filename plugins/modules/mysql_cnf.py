@@ -65,6 +65,15 @@ options:
         (it wrote the file, then failed) is still reported in RV(restart_required) (the task then reports a change).
     type: bool
     default: false
+  file_only:
+    description:
+      - Options among O(options) that go into the file (or out of it) only. With O(apply) they are neither set nor
+        compared on the running server, e.g. C(read_only=ON) in a master's file, whose server is made writable at
+        run time only.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
   persist:
     description: With O(apply), use C(SET PERSIST) (MySQL 8 and later) instead of C(SET GLOBAL).
     type: bool
@@ -107,6 +116,15 @@ EXAMPLES = r'''
     options:
       skip-slave-start:
     state: absent
+
+- name: A master's file says read_only=ON (it restarts read-only) while it stays writable at run time
+  replicant.mysql.mysql_cnf:
+    path: /etc/mysql/mariadb.conf.d/60-replication.cnf
+    options:
+      server_id: 11
+      read_only: "ON"
+    file_only: [read_only]
+    apply: true
 '''
 
 RETURN = r'''
@@ -209,6 +227,7 @@ def main():
             options=dict(type='dict', required=True),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             apply=dict(type='bool', default=False),
+            file_only=dict(type='list', elements='str', default=[]),
             persist=dict(type='bool', default=False),
             mode=dict(type='raw'),
         ),
@@ -245,7 +264,8 @@ def main():
     if p['apply']:
         server = connect(module)
         try:
-            found = cnf.compare(server, p['options'], p['state'])
+            running = dict((k, v) for k, v in p['options'].items() if k not in p['file_only'])
+            found = cnf.compare(server, running, p['state'])
             result['statements'] = cnf.apply_dynamic(server, found['set'], persist=p['persist'],
                                                      check_mode=module.check_mode) if p['state'] == 'present' else []
         except (ServerError, ValueError) as exc:

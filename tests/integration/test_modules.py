@@ -249,3 +249,26 @@ def test_server_empty_datadir_refuses_another_directory_before_stopping(lab, tmp
     assert res['changed'] and res['actions'] == ['stop', 'empty'], res
     with lab.server('lab2') as server:  # check mode: nothing stopped, nothing removed
         assert server.value('SELECT 1') == 1
+
+
+def test_cnf_file_only_options_are_written_but_left_alone_on_the_running_server(lab):
+    """What the configure role does on a master: read_only=ON into its file while it stays writable at run time,
+    the other options applied in the same run."""
+    path = os.path.join(lab.dir, 'file-only.cnf')
+    with lab.server('lab1') as s:
+        connections = s.value('SELECT @@GLOBAL.max_connections')
+    try:
+        res = lab.module('lab1', 'mysql_cnf', path=path, options=dict(read_only='ON', max_connections=connections + 7),
+                         file_only=['read_only'], apply=True)
+        assert res['changed'] and not res.get('failed'), res
+        assert 'read_only' not in res['dynamic_options'] and res['restart_required'] is False, res
+        assert 'read_only = ON' in open(path).read()
+        with lab.server('lab1') as s:
+            assert s.value('SELECT @@GLOBAL.read_only') == 0
+            assert s.value('SELECT @@GLOBAL.max_connections') == connections + 7
+        again = lab.module('lab1', 'mysql_cnf', path=path, options=dict(read_only='ON', max_connections=connections + 7),
+                           file_only=['read_only'], apply=True)
+        assert again['changed'] is False, again
+    finally:
+        with lab.server('lab1') as s:
+            s.sql('SET GLOBAL max_connections = %d' % connections)
