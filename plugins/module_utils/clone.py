@@ -229,7 +229,7 @@ def logical_copy(server, flavor, options_file, schemas, receive, streams, compre
     try:
         before = {row['id'] for row in server.run('open_transactions')}  # under the lock: none of them a stream's
         dump = _run(system, timeout=timeout, what='the dump of the accounts, routines and events')
-        result = dict(bytes=0, seconds=0, mb_per_s=0, gtid=None, said=b'')
+        result = dict(bytes=0, seconds=0, mb_per_s=0, said=b'')
         if groups:
             pipes = [(command, receive, b'') for command in producers]
             result = stream_many(pipes, started=lambda running: consistent_start(server, before, running),
@@ -446,12 +446,11 @@ class _Pipe:
 
 def stream(produce, receive, progress_file=None, timeout=None, chunk=1 << 20, producer_ok=(0,), compress=None,
            bandwidth=None):
-    """Pipe ``produce`` into ``receive``; returns dict(bytes, seconds, mb_per_s, gtid (None: a logical copy reads its
-    own under the source's lock), said: what the receiver printed).
+    """Pipe ``produce`` into ``receive``; returns dict(bytes, seconds, mb_per_s, said: what the receiver printed).
 
     ``compress`` (a COMPRESSORS name) puts its compressor behind the producer here; the receiver must then
     decompress (see compressed()). ``bandwidth`` (MB/s) caps the rate of the bytes sent; bytes, rate and
-    progress count what is sent (compressed, if so); a compressed dump's GTID is not looked for.
+    progress count what is sent (compressed, if so).
     """
     return stream_many([(produce, receive, b'')], progress_file, timeout, chunk, producer_ok, compress, bandwidth)
 
@@ -460,8 +459,8 @@ def stream_many(pipes, progress_file=None, timeout=None, chunk=1 << 20, producer
                 bandwidth=None, started=None):
     """Run several (produce, receive, epilogue) pipes at once, as stream() runs one; ``epilogue`` (bytes) is written
     to the receiver after the producer's end. ``started`` is called with the pipes once every process has been
-    started, before any byte is copied (e.g. to release a lock the producers' consistent start needed). Bytes and progress add the pipes up; said and gtid
-    come from the first pipe."""
+    started, before any byte is copied (e.g. to release a lock the producers' consistent start needed). Bytes and progress add the pipes up; said
+    comes from the first pipe."""
     begin = time.time()
     if progress_file and os.path.isfile(progress_file) and not os.path.islink(progress_file):
         os.unlink(progress_file)  # a fresh progress file for this copy
@@ -511,7 +510,7 @@ def stream_many(pipes, progress_file=None, timeout=None, chunk=1 << 20, producer
     if failures:
         raise CopyError('the copy failed: %s' % '; '.join(failures))
     first = running[0]
-    return dict(bytes=copied(), seconds=round(seconds, 3), mb_per_s=round(copied() / seconds / 1e6, 1), gtid=None,
+    return dict(bytes=copied(), seconds=round(seconds, 3), mb_per_s=round(copied() / seconds / 1e6, 1),
                 said=first.said.get('stdout') or b'')
 
 

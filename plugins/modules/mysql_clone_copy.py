@@ -331,6 +331,7 @@ def main():
             result = clone.stream(produce, receive, producer_ok=(0, 1) if p['method'] == 'snapshot' else (0,), **how)
         result['streams'] = max(1, len(commands) - 1 - logical)  # (the accounts' short stream not counted)
         said = result.pop('said')
+        result.setdefault('gtid', None)  # the GTID a logical copy read under the source's lock
         if p['method'] == 'physical':
             result['position'] = clone.copy_position(said)
     except (clone.CopyError, ValueError, ServerError) as exc:
