@@ -292,7 +292,7 @@ def route_failed(router, old, new, writable, others=()):
         router.route('failed', other, target, others)
         return dict(route_to=target.name, ok=True, detail='')
     except RouterError as exc:
-        return dict(route_to=target.name, ok=False, detail=str(exc))
+        return dict(route_to=target.name, ok=False, detail=str(exc), by_hand=router.by_hand('failed', other, target, others))
 
 
 def fail_safe_state(writable, broken, problems, routed, new_name):
@@ -309,7 +309,8 @@ def fail_safe_state(writable, broken, problems, routed, new_name):
             parts.append('error: %s' % why)
     if routed is not None:
         parts.append('router: clients routed to %s' % routed['route_to'] if routed['ok'] else
-                     'router: could NOT route clients to %s: %s' % (routed['route_to'], routed['detail']))
+                     'router: could NOT route clients to %s: %s; once the router answers, route them by hand: %s'
+                     % (routed['route_to'], routed['detail'], routed['by_hand']))
     return dict(writable=list(writable), not_replicating=dict(broken), problems=dict(problems or {}), router=routed,
                 summary='; '.join(parts))
 

@@ -28,6 +28,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -101,8 +102,7 @@ class Router:
         """
         if phase not in PHASES:
             raise ValueError('router phase must be one of %s, not %r' % (', '.join(PHASES), phase))
-        old, new = Endpoint.of(old), Endpoint.of(new)
-        others = [Endpoint.of(o) for o in others if o is not None and o.name not in (old.name, new.name)]
+        old, new, others = self._endpoints(old, new, others)
         started = time.time()
         record = dict(phase=phase, router=self.kind, old_master=old.name, new_master=new.name, ok=True, detail='')
         try:
@@ -124,6 +124,15 @@ class Router:
 
     def _route(self, phase, old, new, others, deadline):
         return ''
+
+    def by_hand(self, phase, old, new, others=()):
+        """What a DBA runs to do ``phase`` by hand when the router failed (a shell line; '' for no router)."""
+        return ''
+
+    @staticmethod
+    def _endpoints(old, new, others):
+        old, new = Endpoint.of(old), Endpoint.of(new)
+        return old, new, [Endpoint.of(o) for o in others if o is not None and o.name not in (old.name, new.name)]
 
 
 # -- HAProxy ------------------------------------------------------------------------------------------
@@ -213,6 +222,18 @@ class HAProxyRouter(Router):
         return []
 
     def _route(self, phase, old, new, others, deadline):
+        commands = self._commands(phase, old, new, others)
+        answer = self.command('; '.join(commands), deadline)
+        problems = [line.strip() for line in answer.splitlines() if line.strip()]
+        if problems:
+            raise RouterError('HAProxy refused %r: %s' % ('; '.join(commands), ' '.join(problems)))
+        return '; '.join(commands)
+
+    def by_hand(self, phase, old, new, others=()):
+        line = '; '.join(self._commands(phase, *self._endpoints(old, new, others)))
+        return "echo '%s' | socat stdio %s" % (line, shlex.quote(self.socket_path))
+
+    def _commands(self, phase, old, new, others):
         target = old if phase == 'undo' else None if phase == 'demote' else new
         away = [old] if phase == 'demote' else [n for n in [old, new] + list(others) if n is not target]
         commands = []
@@ -224,11 +245,7 @@ class HAProxyRouter(Router):
                 continue  # another server of the installation that this backend does not serve
             commands += ['set server %s/%s state maint' % (self.backend, server),
                          'shutdown sessions server %s/%s' % (self.backend, server)]
-        answer = self.command('; '.join(commands), deadline)
-        problems = [line.strip() for line in answer.splitlines() if line.strip()]
-        if problems:
-            raise RouterError('HAProxy refused %r: %s' % ('; '.join(commands), ' '.join(problems)))
-        return '; '.join(commands)
+        return commands
 
 
 # -- a command ----------------------------------------------------------------------------------------
@@ -265,6 +282,13 @@ class CommandRouter(Router):
             env['REPLICANT_%s_MASTER_HOST' % key] = str(node.host or '')
             env['REPLICANT_%s_MASTER_PORT' % key] = str(node.port or '')
         return env
+
+    def by_hand(self, phase, old, new, others=()):
+        old, new, _others = self._endpoints(old, new, others)
+        variables = sorted((k, v) for k, v in self.environment(phase, old, new).items()
+                           if k.startswith('REPLICANT_') and os.environ.get(k) != v)
+        return 'env %s %s' % (' '.join('%s=%s' % (k, shlex.quote(v)) for k, v in variables),
+                              ' '.join(shlex.quote(a) for a in self.argv))
 
     def _route(self, phase, old, new, others, deadline):
         try:

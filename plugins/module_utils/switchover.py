@@ -387,7 +387,8 @@ class _Switch:
                 self.router.route('undo', old, new, self.others)
                 notes.append('the router points at %s again' % old.name)
             except RouterError as error:
-                notes.append('the router could NOT be pointed back at %s: %s' % (old.name, error))
+                notes.append('the router could NOT be pointed back at %s: %s; once the router answers, point it back by '
+                             'hand: %s' % (old.name, error, self.router.by_hand('undo', old, new, self.others)))
         raise PromotionError('switchover from %s to %s failed and was undone: %s. %s'
                              % (old.name, new.name, exc, '; '.join(notes)))
 

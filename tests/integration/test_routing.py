@@ -75,6 +75,7 @@ class Interposer(threading.Thread):
         self.path = os.path.join(directory, 'interposer.sock')
         self.target, self.trigger, self.inject = target, trigger, inject
         self.injected = threading.Event()
+        self.requests, self.upstream_timeout = [], 5
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
         self.sock.listen(8)
@@ -96,19 +97,26 @@ class Interposer(threading.Thread):
                 if self.trigger(data.decode()) and not self.injected.is_set():
                     self.inject()
                     self.injected.set()
+                self.requests.append(data.decode().strip())
                 upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                upstream.settimeout(5)
-                upstream.connect(self.target)
-                upstream.sendall(data)
-                while True:
-                    chunk = upstream.recv(65536)
-                    if not chunk:
-                        break
-                    conn.sendall(chunk)
-                upstream.close()
+                try:  # the request is passed on even when its sender gave up (as HAProxy reads it later)
+                    upstream.settimeout(self.upstream_timeout)
+                    upstream.connect(self.target)
+                    upstream.sendall(data)
+                    while True:
+                        chunk = upstream.recv(65536)
+                        if not chunk:
+                            break
+                        conn.sendall(chunk)
+                except OSError:
+                    pass
+                finally:
+                    upstream.close()
 
     def stop(self):
         self.sock.close()
+        if os.path.exists(self.path):
+            os.unlink(self.path)
 
 
 class Writer(threading.Thread):
@@ -435,6 +443,88 @@ def test_failure_past_the_point_of_no_return_routes_to_the_writable_master_and_w
     repaired = time.time()
     wait_topology(lab, 'r2', timeout=15)
     assert time.time() - repaired < 10
+    restore(env)
+
+
+def hung_haproxy(env, trigger):
+    """An interposer that stops HAProxy (SIGSTOP: a hang, not a death) just before passing on the first request
+    ``trigger`` matches; HAProxy keeps every request it was sent and answers them once continued."""
+    proxy = env['proxy']
+    return Interposer(env['dir'], proxy.socket, trigger, lambda: os.kill(proxy.proc.pid, signal.SIGSTOP))
+
+
+def continue_haproxy(env, interposer, expected, timeout=20):
+    """SIGCONT, then until HAProxy has worked through what it was sent and its states are ``expected``."""
+    os.kill(env['proxy'].proc.pid, signal.SIGCONT)
+    deadline = time.time() + timeout
+    while True:
+        try:
+            states = env['proxy'].states()
+        except Exception as exc:  # still busy with the backlog
+            states = str(exc)
+        if states == expected:
+            interposer.stop()
+            return
+        assert time.time() < deadline, (states, interposer.requests)
+        time.sleep(0.2)
+
+
+def test_router_hanging_at_demote_undoes_the_switchover_within_its_timeout(env, tmp_path):
+    """HAProxy stops answering just as the module demotes r1: the switchover is undone within the router's
+    timeout (r1 writable and unlocked, r2 its replica again), and the play says how to point HAProxy back by
+    hand. Once HAProxy runs again it works through what it was sent, in order: the clients reach r1."""
+    lab = env['lab']
+    restore(env)
+    interposer = hung_haproxy(env, lambda line: 'r1 state maint' in line)
+    try:
+        written = routed_inventory(lab, str(tmp_path), interposer.path, 'inventory.yml')
+        started = time.time()
+        run = run_playbook('playbooks/promote_master.yml', inventory=written, extra_vars=dict(new_master='r2'))
+        took = time.time() - started
+        assert interposer.injected.is_set() and run.rc != 0
+        assert took < 45, took
+        assert 'failed and was undone' in run.output and 'phase demote' in run.output, run.output[-3000:]
+        assert 'did not answer' in run.output
+        assert "point it back by hand: echo 'set server rw/r1 state ready" in run.output
+        assert writable(lab) == ['r1']
+        with lab.server('r1') as s:  # not locked: a write straight to r1 goes through at once
+            s.sql('SET SESSION lock_wait_timeout = 2')
+            s.sql('INSERT INTO w.t VALUES (%s, %s)', (106, 'direct'))
+        wait_topology(lab, 'r1')
+    finally:
+        continue_haproxy(env, interposer, dict(r1='ready', r2='maint', r3='maint'))
+    assert proxy_write(107) == 1
+    restore(env)
+
+
+def test_router_hanging_at_promote_fails_safe_with_the_new_master_writable(env, tmp_path):
+    """HAProxy stops answering just as the module promotes r2 (past the point of no return): r2 stays the only
+    writable server, the replicas are repointed, the inventory is written and the play ends with the state and
+    the HAProxy commands to run by hand; once HAProxy runs again the clients reach r2."""
+    lab = env['lab']
+    restore(env)
+    interposer = hung_haproxy(env, lambda line: 'r2 state ready' in line)
+    try:
+        written = routed_inventory(lab, str(tmp_path), interposer.path, 'inventory.yml')
+        started = time.time()
+        run = run_playbook('playbooks/promote_master.yml', inventory=written,
+                           extra_vars=dict(new_master='r2', write_inventory=written))
+        took = time.time() - started
+        assert interposer.injected.is_set() and run.rc != 0
+        assert took < 45, took
+        result = run.result(SWITCH)
+        assert result['promoted'] is True and result['state']['writable'] == ['r2']
+        assert result['state']['not_replicating'] == {}
+        assert [(c['phase'], c['ok']) for c in result['routing']] == [('demote', True), ('promote', False),
+                                                                       ('failed', False)]
+        assert "route them by hand: echo 'set server rw/r2 state ready" in result['state']['summary']
+        assert writable(lab) == ['r2']
+        wait_topology(lab, 'r2')
+        inv = yaml.safe_load(open(written))['all']['children']['mysql']['children']
+        assert list(inv['mysql_master']['hosts']) == ['r2']
+    finally:
+        continue_haproxy(env, interposer, dict(r1='maint', r2='ready', r3='maint'))
+    assert proxy_write(108) == 2
     restore(env)
 
 

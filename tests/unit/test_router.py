@@ -248,3 +248,24 @@ def test_reconnect_options_leave_out_what_is_unset_and_refuse_nonsense():
     with pytest.raises(ValueError, match='heartbeat_period'):
         dialect.reconnect_options(heartbeat_period=-1.0)
     assert router.PHASES == ('demote', 'promote', 'undo', 'failed')
+
+
+def test_a_router_that_failed_says_how_to_route_by_hand(tmp_path):
+    """The line a DBA runs once the router answers again: the same commands the phase would have sent."""
+    r = make_router(dict(type='haproxy', socket='/run/my haproxy/admin.sock', backend='mysql', timeout=0.3))
+    assert r.by_hand('failed', DB1, DB2, [DB3]) == (
+        "echo 'set server mysql/db2 state ready; set server mysql/db1 state maint; shutdown sessions server mysql/db1; "
+        "set server mysql/db3 state maint; shutdown sessions server mysql/db3' | socat stdio '/run/my haproxy/admin.sock'")
+    assert r.by_hand('undo', DB1, DB2).startswith("echo 'set server mysql/db1 state ready; set server mysql/db2 state maint")
+    # a router that does not answer: the fail-safe state carries the line
+    routed = promotion.route_failed(r, DB1, DB2, ['db2'])
+    assert routed['ok'] is False and routed['by_hand'] == r.by_hand('failed', DB1, DB2)
+    state = promotion.fail_safe_state(['db2'], {}, {}, routed, 'db2')
+    assert 'could NOT route clients to db2' in state['summary'] and routed['by_hand'] in state['summary']
+    c = make_router(dict(type='command', command=['/usr/local/bin/move vip', '--fast']))
+    line = c.by_hand('promote', DB1, DB2)
+    assert line.startswith('env ') and line.endswith(" '/usr/local/bin/move vip' --fast")
+    for part in ('REPLICANT_ROUTER_PHASE=promote', 'REPLICANT_ROUTE_TO=db2', 'REPLICANT_NEW_MASTER_HOST=10.0.0.2',
+                 'REPLICANT_OLD_MASTER=db1', 'REPLICANT_PROMOTION=switchover'):
+        assert ' %s ' % part in line, line
+    assert make_router(None).by_hand('promote', DB1, DB2) == ''
