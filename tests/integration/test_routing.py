@@ -446,6 +446,44 @@ def test_failure_past_the_point_of_no_return_routes_to_the_writable_master_and_w
     restore(env)
 
 
+def test_candidate_missing_from_the_haproxy_backend_is_refused_before_anything_changes(env, tmp_path):
+    lab, proxy = env['lab'], env['proxy']
+    restore(env)
+    with open(env['inventory']) as handle:
+        doc = yaml.safe_load(handle)
+    for body in doc['all']['children']['mysql']['children'].values():
+        if 'r2' in ((body or {}).get('hosts') or {}):
+            body['hosts']['r2']['replicant_haproxy_server'] = 'db-two'
+    written = str(tmp_path / 'renamed.yml')
+    with open(written, 'w') as handle:
+        yaml.safe_dump(doc, handle)
+    before, routes = snapshot(lab), proxy.states()
+    run = run_playbook('playbooks/promote_master.yml', inventory=written, extra_vars=dict(new_master='r2'))
+    assert run.rc != 0
+    assert 'backend rw has no server for r2 (server db-two)' in run.output, run.output[-3000:]
+    assert snapshot(lab) == before and proxy.states() == routes
+
+
+def test_inventory_naming_a_replica_as_the_master_is_refused(env):
+    """The servers moved behind the inventory's back (r2 is the master; the inventory still says r1): a
+    switchover to r3 is refused before anything changes, naming what differs."""
+    lab, proxy = env['lab'], env['proxy']
+    restore(env)
+    sw.switchover(nodes(lab), 'r1', 'r2', router=dict(type='haproxy', socket=proxy.socket, backend=BACKEND))
+    wait_topology(lab, 'r2')
+    try:
+        before, routes = snapshot(lab), proxy.states()
+        run = run_playbook('playbooks/promote_master.yml', inventory=env['inventory'], extra_vars=dict(new_master='r3'))
+        assert run.rc != 0
+        assert 'switchover refused, nothing was changed' in run.output, run.output[-3000:]
+        assert 'r3: replica_of_master: does not replicate from r1 (its master is %s:%d, which is r2' % address(
+            lab, 'r2') in run.output
+        assert 'with r2 the master; update the inventory' in run.output
+        assert snapshot(lab) == before and proxy.states() == routes
+    finally:
+        restore(env)
+
+
 def hung_haproxy(env, trigger):
     """An interposer that stops HAProxy (SIGSTOP: a hang, not a death) just before passing on the first request
     ``trigger`` matches; HAProxy keeps every request it was sent and answers them once continued."""
