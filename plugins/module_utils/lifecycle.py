@@ -197,6 +197,50 @@ class ServerProcess:
         return '\n'.join(data.splitlines()[-lines:])
 
 
+class ServiceUnit:
+    """A server its host's service manager (systemd) controls; the same running/start/stop as ServerProcess."""
+
+    def __init__(self, service):
+        if not service or service.startswith('-') or any(c in service for c in '\0\n/ '):
+            raise LifecycleError('service must be a unit name (no leading -, no /, space, newline or NUL), not %r'
+                                 % (service,))
+        self.service = service
+
+    def __str__(self):
+        return 'service %s' % self.service
+
+    def _systemctl(self, *args):
+        proc = subprocess.run(['systemctl'] + list(args) + [self.service], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+        return proc.returncode, proc.stdout.decode('utf-8', 'replace').strip()
+
+    def running(self):
+        return self._systemctl('is-active', '--quiet')[0] == 0
+
+    def _act(self, action, wanted):
+        if self.running() == wanted:
+            return False
+        rc, out = self._systemctl(action)
+        if rc != 0:
+            raise LifecycleError('systemctl %s %s failed: %s' % (action, self.service, out))
+        return True
+
+    def start(self, timeout=60):
+        return self._act('start', True)
+
+    def stop(self, timeout=120):
+        return self._act('stop', False)
+
+
+def server_control(defaults_file=None, service=None, binary=None, user='mysql'):
+    """The server's control: its service (``service``) or the server run directly from ``defaults_file``."""
+    if service:
+        return ServiceUnit(service)
+    if not defaults_file:
+        raise LifecycleError('controlling a server needs its service or its option file (defaults_file)')
+    return ServerProcess(defaults_file, binary=binary, user=user)
+
+
 def empty_datadir(path, user='mysql', check_mode=False):
     """Leave ``path`` an empty directory owned by ``user`` (and its group), mode 0750, for a copy to go into.
 

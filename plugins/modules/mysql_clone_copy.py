@@ -23,7 +23,9 @@ description:
     working), the routines and events (enabled events are disabled on the target, as replication does) - and
     sets the target's GTID position to the one read under that lock.
   - C(cold) and C(snapshot) stream a tar of O(datadir) into O(target_dir) (existing and empty) and give the files to
-    O(owner) (the caller stops the server, or holds a read lock, around it).
+    O(owner). The caller holds a read lock around a C(snapshot). A C(cold) copy stops the source server itself with
+    O(stop_source) and starts it again when the copy ends, whatever happens - in the same background job, so even a
+    controller that dies during the copy leaves the source running again.
   - Run with C(async) and C(poll=0), the action plugin follows the copy itself - it looks at the job and at the
     copy's progress file every O(poll) seconds with one shell command (no module started on the host), shows
     the progress line, renews the source's read lock with O(renew_lock), and returns the copy's result when it
@@ -48,8 +50,23 @@ options:
     choices: [mariadb, mysql]
     default: mariadb
   source_defaults_file:
-    description: The source server's own option file (tells the backup tool the datadir); C(physical) only.
+    description:
+      - The source server's own option file. C(physical) - it tells the backup tool the datadir. C(cold) with
+        O(stop_source) - the server is stopped and started directly from it (unless O(source_service)).
     type: path
+  source_service:
+    description: C(cold) with O(stop_source) - the source server's service (systemd unit), when the service manager
+      controls it.
+    type: str
+    version_added: 0.5.0
+  stop_source:
+    description:
+      - C(cold) only - stop the source server (O(source_service) or O(source_defaults_file)) before the copy and start
+        it again after it, succeeded or not. A source that was not running is not started. RV(source) says what was
+        done. In check mode the server's control is only checked.
+    type: bool
+    default: false
+    version_added: 0.5.0
   datadir:
     description: The source datadir, for C(cold) and C(snapshot).
     type: path
@@ -184,6 +201,17 @@ EXAMPLES = r'''
     transport: [ssh, -o, BatchMode=yes, root@db4.example.com]
   async: 86400
   poll: 0
+
+- name: Copy the datadir of the replica db3 while it is stopped (started again when the copy ends, even on failure)
+  replicant.mysql.mysql_clone_copy:
+    method: cold
+    datadir: /var/lib/mysql
+    stop_source: true
+    source_service: mariadb
+    target_dir: /var/lib/mysql
+    transport: [ssh, -o, BatchMode=yes, root@db4.example.com]
+  async: 86400
+  poll: 0
 '''
 
 RETURN = r'''
@@ -203,6 +231,17 @@ gtid:
   description: The GTID position the copy carries (C(logical), read under the source's lock), or null.
   returned: success
   type: str
+source:
+  description: What O(stop_source) did to the source server (C(cold)).
+  returned: success, with O(stop_source)
+  type: dict
+  contains:
+    stopped:
+      description: Whether it was running and was stopped for the copy.
+      type: bool
+    started:
+      description: Whether it was started again after the copy.
+      type: bool
 streams:
   description: Number of dump streams of tables the copy ran (1 but for a parallel C(logical) copy).
   returned: success
@@ -244,10 +283,32 @@ import shlex
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.replicant.mysql.plugins.module_utils import clone
+from ansible_collections.replicant.mysql.plugins.module_utils import clone, lifecycle
 from ansible_collections.replicant.mysql.plugins.module_utils.module_common import argument_spec, check_ranges, connect
 from ansible_collections.replicant.mysql.plugins.module_utils.replication import USER_SCHEMAS
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
+
+
+def stopped_copy(donor, timeout, copy):
+    """``copy()`` with the source server ``donor`` stopped; it is started again whatever happens (if it ran)."""
+    was = donor.running()
+    if was:
+        donor.stop(timeout=min(timeout, 3600))
+    failure = None
+    try:
+        result = copy()
+    except Exception as exc:
+        failure = exc
+        raise
+    finally:
+        if was:
+            try:
+                donor.start(timeout=min(timeout, 3600))
+            except lifecycle.LifecycleError as exc:
+                raise clone.CopyError('%s the source %s did NOT start again: %s' % (
+                    'the copy was made, but' if failure is None else '%s; and' % failure, donor, exc))
+    result['source'] = dict(stopped=was, started=was)
+    return result
 
 
 def main():
@@ -256,6 +317,8 @@ def main():
             method=dict(type='str', required=True, choices=['physical', 'logical', 'cold', 'snapshot']),
             flavor=dict(type='str', default='mariadb', choices=['mariadb', 'mysql']),
             source_defaults_file=dict(type='path'),
+            source_service=dict(type='str'),
+            stop_source=dict(type='bool', default=False),
             datadir=dict(type='path'),
             schemas=dict(type='list', elements='str'),
             target_dir=dict(type='path'),
@@ -282,8 +345,12 @@ def main():
     )
     check_ranges(module)
     p = module.params
-    options_file = server = target_private = None
+    options_file = server = target_private = donor = None
     try:
+        if p['stop_source']:  # the server's control must work before anything changes (check mode too)
+            if p['method'] != 'cold':
+                raise ValueError('stop_source goes with method cold only (the other methods copy a running server)')
+            donor = lifecycle.server_control(p['source_defaults_file'], p['source_service'])
         schemas = p['schemas']
         logical = p['method'] == 'logical'
         measure = module.check_mode and p['method'] in ('physical', 'logical')  # the source answers; sizes for the space
@@ -326,6 +393,8 @@ def main():
         if logical:  # the source's session locks it while the streams start
             result = clone.logical_copy(server, p['flavor'], options_file, schemas, receive, p['streams'], **how)
             commands = [' '.join(shlex.quote(word) for word in command) for command in result.pop('producers')] + commands[-1:]
+        elif donor is not None:
+            result = stopped_copy(donor, p['timeout'], lambda: clone.stream(produce, receive, **how))
         else:
             # a snapshot copies files of a running server: tar's "file changed as we read it" (exit 1) is expected
             result = clone.stream(produce, receive, producer_ok=(0, 1) if p['method'] == 'snapshot' else (0,), **how)
@@ -334,7 +403,7 @@ def main():
         result.setdefault('gtid', None)  # the GTID a logical copy read under the source's lock
         if p['method'] == 'physical':
             result['position'] = clone.copy_position(said)
-    except (clone.CopyError, ValueError, ServerError) as exc:
+    except (clone.CopyError, ValueError, ServerError, lifecycle.LifecycleError) as exc:
         module.fail_json(msg='%s from %s failed: %s%s' % (
             'checking the copy' if module.check_mode else 'copy', p['login_unix_socket'] or p['login_host'] or 'the source',
             exc, '. Nothing was changed' if module.check_mode else ''))

@@ -122,7 +122,7 @@ import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import LifecycleError, ServerProcess, empty_datadir
+from ansible_collections.replicant.mysql.plugins.module_utils.lifecycle import LifecycleError, empty_datadir, server_control
 
 
 def unsafe_defaults_file(path, run_as):
@@ -184,10 +184,6 @@ def main():
     if isinstance(p['timeout'], bool) or not 1 <= p['timeout'] <= 86400:
         module.fail_json(msg='timeout must be a whole number of seconds from 1 to 86400, not %r; nothing was done'
                          % (p['timeout'],))
-    if p['service'] is not None and (not p['service'] or p['service'].startswith('-') or
-                                     any(c in p['service'] for c in '\0\n/ ')):
-        module.fail_json(msg='service must be a unit name (no leading -, no /, space, newline or NUL), not %r; '
-                         'nothing was done' % (p['service'],))
     if not re.match(r'^[a-z_][a-z0-9_.-]{0,31}$', p['run_as'] or ''):
         module.fail_json(msg='run_as must be a system user name, not %r; nothing was done' % (p['run_as'],))
     if p['empty_datadir'] is not None and p['state'] != 'stopped':
@@ -204,19 +200,22 @@ def main():
         if unsafe:
             module.fail_json(msg='refusing to start a server from %s: %s (its options decide what the server '
                              'runs); fix its owner and mode. Nothing was done' % (p['defaults_file'], unsafe))
+    try:
+        instance = server_control(p['defaults_file'], p['service'], binary=p['binary'], user=p['run_as'])
+    except LifecycleError as exc:
+        module.fail_json(msg='%s; nothing was done' % exc)
     if p['service']:
-        was = module.run_command(['systemctl', 'is-active', '--quiet', p['service']])[0] == 0
+        was = instance.running()
         actions = plan(p['state'], was)
-        if not module.check_mode:
-            for action in actions:
-                rc, out, err = module.run_command(['systemctl', action, p['service']])
-                if rc != 0:
-                    module.fail_json(msg='systemctl %s %s failed: %s' % (action, p['service'], (err or out).strip()))
+        try:
+            for action in actions if not module.check_mode else []:
+                getattr(instance, action)(timeout=p['timeout'])
+        except LifecycleError as exc:
+            module.fail_json(msg=str(exc))
         actions += empty(module)
         module.exit_json(changed=bool(actions), actions=actions, was_running=was,
                          running=(p['state'] != 'stopped') if actions else was)
     try:
-        instance = ServerProcess(p['defaults_file'], binary=p['binary'], user=p['run_as'])
         stale = instance.stale_pid()
         if stale:
             module.warn('%s: the pid file %s names pid %s, which is not this server; it is ignored and nothing '

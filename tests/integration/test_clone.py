@@ -239,3 +239,53 @@ def test_a_snapshot_clone_interrupted_with_ctrl_c_leaves_the_source_unlocked_and
         assert not [r for r in s.sql('SHOW PROCESSLIST') if 'lock' in (r['State'] or '').lower()]
     assert time.time() - interrupted < 25
     subprocess.run(['pkill', '-f', '^sleep 120.25$'], check=False)  # the stalled transport of this test only
+
+
+def test_a_cold_clone_whose_controller_is_killed_leaves_the_donor_running(lab):
+    """kill -9 of ansible-playbook (its whole process group) while the cold copy runs with the donor stopped:
+    the copy's background job starts the donor again when the copy ends, and the donor replicates."""
+    import json
+    import signal
+    import subprocess
+    from conftest import BIN, REPO, ansible_env
+    # the copy itself waits 3 s on the target side, then receives for real
+    slow = ['sh', '-c', CHECKS_ONLY + 'sleep 3; exec sh -c "$1"', 'slow']
+    cmd = [os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO, PLAYBOOK), '-i', lab.inventory, '-e',
+           json.dumps(dict(target='lab4', method='cold', source='lab3', force=True, clone_slave_transport=slow))]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, start_new_session=True)
+    seen = []
+    try:
+        deadline = time.time() + 120
+        for line in proc.stdout:
+            seen.append(line)
+            if 'Stream the copy' in line or time.time() > deadline:
+                break
+        time.sleep(1)
+        with pytest.raises(Exception):  # the donor is stopped for the copy
+            with lab.server('lab3') as s:
+                s.value('SELECT 1')
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed = time.time()
+    with app(lab) as m:
+        m.sql("INSERT INTO shop.orders (note) VALUES ('after kill -9 of the controller')")
+    with lab.server('lab1') as master:
+        gtid = fetch_master_pos(master)['gtid_executed']
+    while True:  # the donor comes back by itself once the copy has ended
+        try:
+            with lab.server('lab3') as s:
+                assert s.value('SELECT MASTER_GTID_WAIT(%s, 30)', (gtid,)) == 0
+                status = fetch_slave_pos(s)['status']
+                assert status['io_running_ok'] and status['sql_running_ok'], status
+                break
+        except ServerError:
+            assert time.time() - killed < 60, ''.join(seen)
+            time.sleep(0.5)
+    # a rerun rebuilds the half-made target
+    run = clone(lab, method='cold', source='lab3', force=True)
+    assert run.rc == 0, run.output[-3000:]
+    same_data_and_replicating(lab, 'lab4')

@@ -553,8 +553,8 @@ def test_router_hanging_at_promote_fails_safe_with_the_new_master_writable(env, 
         result = run.result(SWITCH)
         assert result['promoted'] is True and result['state']['writable'] == ['r2']
         assert result['state']['not_replicating'] == {}
-        assert [(c['phase'], c['ok']) for c in result['routing']] == [('demote', True), ('promote', False),
-                                                                       ('failed', False)]
+        calls = [(c['phase'], c['ok']) for c in result['routing']]
+        assert calls == [('demote', True), ('promote', False), ('failed', False)]
         assert "route them by hand: echo 'set server rw/r2 state ready" in result['state']['summary']
         assert writable(lab) == ['r2']
         wait_topology(lab, 'r2')
