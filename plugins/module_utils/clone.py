@@ -244,6 +244,43 @@ def logical_copy(server, flavor, options_file, schemas, receive, streams, compre
     return dict(result, gtid=gtid, producers=producers + [system], system_bytes=len(load))
 
 
+# What a logical load relaxes on the target (global settings; restored after the load, whatever happens).
+RELAXED_DURABILITY = (('innodb_flush_log_at_trx_commit', 2), ('sync_binlog', 0))
+
+
+def relaxed(client, load, timeout=None):
+    """``load()`` with the target server's durability relaxed (RELAXED_DURABILITY), then put back as it was, whatever
+    happens; ``client`` runs SQL from its input on the target server. Returns load()'s result plus ``durability``
+    (the settings restored)."""
+    names = [name for name, _value in RELAXED_DURABILITY]
+    out = _run(client, ("SELECT CONCAT_WS(' ', 'durability', %s);\n" % ', '.join('@@GLOBAL.%s' % n for n in names)).encode(),
+               timeout, "reading the target's durability")
+    words = [line for line in out.decode('utf-8', 'replace').splitlines() if line.startswith('durability ')][-1:]
+    values = words[0].split()[1:] if words else []
+    if len(values) != len(names) or not all(v.isdigit() for v in values):
+        raise CopyError("could not read the target's durability (%s): %r" % (', '.join(names), _last(out)))
+    before = dict(zip(names, (int(v) for v in values)))
+
+    def setting(pairs):
+        return ('SET %s;\n' % ', '.join('GLOBAL %s = %d' % pair for pair in pairs)).encode()
+
+    _run(client, setting(RELAXED_DURABILITY), timeout, "relaxing the target's durability for the load")
+    failure = None
+    try:
+        result = load()
+    except Exception as exc:
+        failure = exc
+        raise
+    finally:
+        try:
+            _run(client, setting((n, before[n]) for n in names), timeout, "restoring the target's durability")
+        except CopyError as exc:
+            raise CopyError('%s the target\'s durability was NOT restored (%s; set them by hand): %s' % (
+                'the load ended, but' if failure is None else '%s; and' % failure,
+                ', '.join('%s = %d' % (n, before[n]) for n in names), exc))
+    return dict(result, durability=before)
+
+
 def receiver(method, flavor, target_dir=None, options_file=None, owner='mysql'):
     """The command that takes the copy in on the target host (before any transport is put in front)."""
     tools = TOOLS[flavor]

@@ -54,6 +54,15 @@ options:
       - The source server's own option file. C(physical) - it tells the backup tool the datadir. C(cold) with
         O(stop_source) - the server is stopped and started directly from it (unless O(source_service)).
     type: path
+  relax_durability:
+    description:
+      - C(logical) only - relax the target server's durability for the load (C(innodb_flush_log_at_trx_commit=2),
+        C(sync_binlog=0), global settings) and put back what it had when the load ends, whatever happens, in the same
+        background job (so a controller that dies during the load does not leave the target relaxed). RV(durability)
+        says what was put back.
+    type: bool
+    default: false
+    version_added: 0.5.0
   source_service:
     description: C(cold) with O(stop_source) - the source server's service (systemd unit), when the service manager
       controls it.
@@ -231,6 +240,11 @@ gtid:
   description: The GTID position the copy carries (C(logical), read under the source's lock), or null.
   returned: success
   type: str
+durability:
+  description: The target's durability settings the load relaxed and put back (O(relax_durability)).
+  returned: success, with O(relax_durability)
+  type: dict
+  sample: {innodb_flush_log_at_trx_commit: 1, sync_binlog: 1}
 source:
   description: What O(stop_source) did to the source server (C(cold)).
   returned: success, with O(stop_source)
@@ -319,6 +333,7 @@ def main():
             source_defaults_file=dict(type='path'),
             source_service=dict(type='str'),
             stop_source=dict(type='bool', default=False),
+            relax_durability=dict(type='bool', default=False),
             datadir=dict(type='path'),
             schemas=dict(type='list', elements='str'),
             target_dir=dict(type='path'),
@@ -347,6 +362,8 @@ def main():
     p = module.params
     options_file = server = target_private = donor = None
     try:
+        if p['relax_durability'] and p['method'] != 'logical':
+            raise ValueError('relax_durability goes with method logical only')
         if p['stop_source']:  # the server's control must work before anything changes (check mode too)
             if p['method'] != 'cold':
                 raise ValueError('stop_source goes with method cold only (the other methods copy a running server)')
@@ -391,7 +408,13 @@ def main():
             module.exit_json(changed=True, commands=commands, space=space)
         how = dict(progress_file=p['progress_file'], timeout=p['timeout'], compress=p['compress'], bandwidth=p['bandwidth'])
         if logical:  # the source's session locks it while the streams start
-            result = clone.logical_copy(server, p['flavor'], options_file, schemas, receive, p['streams'], **how)
+            def load():
+                return clone.logical_copy(server, p['flavor'], options_file, schemas, receive, p['streams'], **how)
+            if p['relax_durability']:
+                client = clone.on_target(clone.receiver('logical', p['flavor'], options_file=target_options), p['transport'])
+                result = clone.relaxed(client, load, p['timeout'])
+            else:
+                result = load()
             commands = [' '.join(shlex.quote(word) for word in command) for command in result.pop('producers')] + commands[-1:]
         elif donor is not None:
             result = stopped_copy(donor, p['timeout'], lambda: clone.stream(produce, receive, **how))

@@ -289,3 +289,45 @@ def test_a_cold_clone_whose_controller_is_killed_leaves_the_donor_running(lab):
     run = clone(lab, method='cold', source='lab3', force=True)
     assert run.rc == 0, run.output[-3000:]
     same_data_and_replicating(lab, 'lab4')
+
+
+def test_a_logical_clone_whose_controller_is_killed_puts_the_targets_durability_back(lab):
+    """kill -9 of ansible-playbook while the target's durability is relaxed for the load: the copy's background
+    job puts it back when the load ends."""
+    import json
+    import signal
+    import subprocess
+    from conftest import BIN, REPO, ansible_env
+    with lab.server('lab4') as s:
+        s.sql('SET GLOBAL innodb_flush_log_at_trx_commit = 1, GLOBAL sync_binlog = 1')
+        durability = s.one(DURABILITY)
+    slow = ['sh', '-c', CHECKS_ONLY + 'sleep 1; exec sh -c "$1"', 'slow']  # every command on the target waits 1 s
+    cmd = [os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO, PLAYBOOK), '-i', lab.inventory, '-e',
+           json.dumps(dict(target='lab4', method='logical', source='lab2', force=True, clone_slave_transport=slow))]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ansible_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while True:  # until the load has relaxed the target
+            with lab.server('lab4') as s:
+                if s.one(DURABILITY) == dict(flush=2, sync=0):
+                    break
+            assert proc.poll() is None and time.time() < deadline
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.time() + 60
+    while True:
+        with lab.server('lab4') as s:
+            if s.one(DURABILITY) == durability:
+                break
+        assert time.time() < deadline, 'the durability of lab4 was not put back'
+        time.sleep(0.2)
+    run = clone(lab, method='logical', source='lab2', force=True)
+    assert run.rc == 0, run.output[-3000:]
+    same_data_and_replicating(lab, 'lab4')
+    with lab.server('lab4') as s:
+        assert s.one(DURABILITY) == durability

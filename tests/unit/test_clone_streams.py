@@ -144,3 +144,32 @@ def test_a_receiver_gone_at_once_fails_the_copy_instead_of_leaving_its_producer_
     with pytest.raises(clone.CopyError):
         clone.stream_many(pipes, started=lambda running: time.sleep(0.5))
     assert time.time() - started < 10
+
+
+def _fake_client(tmp_path, answer='durability 1 1'):
+    """A stand-in for the target's client: logs every input, answers the durability read."""
+    log = tmp_path / 'sql.log'
+    return ['sh', '-c', 'cat >> "$0"; echo; echo "%s"' % answer, str(log)], log
+
+
+def test_relaxed_puts_the_durability_back_after_the_load_and_after_a_failed_one(tmp_path):
+    client, log = _fake_client(tmp_path)
+    assert clone.relaxed(client, lambda: dict(bytes=5))['durability'] == dict(innodb_flush_log_at_trx_commit=1,
+                                                                              sync_binlog=1)
+    statements = log.read_text().splitlines()
+    assert statements[1:] == ['SET GLOBAL innodb_flush_log_at_trx_commit = 2, GLOBAL sync_binlog = 0;',
+                              'SET GLOBAL innodb_flush_log_at_trx_commit = 1, GLOBAL sync_binlog = 1;']
+
+    def broken():
+        raise clone.CopyError('the load failed')
+    log.unlink()
+    with pytest.raises(clone.CopyError, match='the load failed'):
+        clone.relaxed(client, broken)
+    assert log.read_text().splitlines()[-1] == 'SET GLOBAL innodb_flush_log_at_trx_commit = 1, GLOBAL sync_binlog = 1;'
+
+
+def test_relaxed_refuses_a_durability_it_cannot_read(tmp_path):
+    client, log = _fake_client(tmp_path, answer='nothing useful')
+    with pytest.raises(clone.CopyError, match="could not read the target's durability"):
+        clone.relaxed(client, lambda: dict(bytes=5))
+    assert 'SET' not in log.read_text()  # nothing was relaxed
