@@ -1,12 +1,15 @@
 """clone_slave: provision replicas from a live installation while a client keeps writing to the master."""
+import json
 import os
+import signal
+import subprocess
 import tempfile
 import threading
 import time
 
 import pytest
 
-from conftest import Lab, lab_vars, run_playbook
+from conftest import BIN, REPO, Lab, ansible_env, lab_vars, run_playbook
 from ansible_collections.replicant.mysql.plugins.module_utils.replication import fetch_master_pos, fetch_slave_pos
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
@@ -81,6 +84,22 @@ def same_data_and_replicating(lab, target):
 
 def clone(lab, **extra):
     return run_playbook(PLAYBOOK, inventory=lab.inventory, extra_vars=dict(target='lab4', **extra))
+
+
+def clone_until_the_copy(lab, extra, output):
+    """ansible-playbook clone_slave.yml in a session of its own, read until the copy task has started (its lines
+    appended to ``output``); returns the process (to be interrupted or killed)."""
+    cmd = [os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO, PLAYBOOK), '-i', lab.inventory, '-e',
+           json.dumps(dict(target='lab4', force=True, **extra))]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, start_new_session=True)
+    deadline = time.time() + 120
+    for line in proc.stdout:
+        output.append(line)
+        if 'Stream the copy' in line or time.time() > deadline:
+            break
+    time.sleep(1)
+    return proc
 
 
 DURABILITY = 'SELECT @@GLOBAL.innodb_flush_log_at_trx_commit AS flush, @@GLOBAL.sync_binlog AS sync'
@@ -201,24 +220,10 @@ def test_an_interrupted_clone_leaves_nothing_locked_and_the_source_running(lab, 
 def test_a_snapshot_clone_interrupted_with_ctrl_c_leaves_the_source_unlocked_and_replicating(lab):
     """SIGINT of ansible-playbook while the source is locked (the copy stalls in its transport): within
     seconds of the play's death the source's lock is gone and its replication runs again."""
-    import signal
-    import subprocess
-    from conftest import BIN, REPO, ansible_env
-    import json
-    cmd = [os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO, PLAYBOOK), '-i', lab.inventory, '-e',
-           json.dumps(dict(target='lab4', method='snapshot', source='lab2', force=True, clone_slave_lock_lease=5,
-                           clone_slave_transport=['sh', '-c', CHECKS_ONLY + 'sleep 120.25',
-                                                  'stall']))]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True)
     seen = []
+    proc = clone_until_the_copy(lab, dict(method='snapshot', source='lab2', clone_slave_lock_lease=5,
+                                          clone_slave_transport=['sh', '-c', CHECKS_ONLY + 'sleep 120.25', 'stall']), seen)
     try:
-        deadline = time.time() + 120
-        for line in proc.stdout:
-            seen.append(line)
-            if 'Stream the copy' in line or time.time() > deadline:
-                break
-        time.sleep(1)
         with lab.server('lab2') as s:
             status = fetch_slave_pos(s)['status']
             assert not status['sql_running_ok'], ''.join(seen)     # paused under the lock
@@ -244,24 +249,11 @@ def test_a_snapshot_clone_interrupted_with_ctrl_c_leaves_the_source_unlocked_and
 def test_a_cold_clone_whose_controller_is_killed_leaves_the_donor_running(lab):
     """kill -9 of ansible-playbook (its whole process group) while the cold copy runs with the donor stopped:
     the copy's background job starts the donor again when the copy ends, and the donor replicates."""
-    import json
-    import signal
-    import subprocess
-    from conftest import BIN, REPO, ansible_env
     # the copy itself waits 3 s on the target side, then receives for real
     slow = ['sh', '-c', CHECKS_ONLY + 'sleep 3; exec sh -c "$1"', 'slow']
-    cmd = [os.path.join(BIN, 'ansible-playbook'), os.path.join(REPO, PLAYBOOK), '-i', lab.inventory, '-e',
-           json.dumps(dict(target='lab4', method='cold', source='lab3', force=True, clone_slave_transport=slow))]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            universal_newlines=True, start_new_session=True)
     seen = []
+    proc = clone_until_the_copy(lab, dict(method='cold', source='lab3', clone_slave_transport=slow), seen)
     try:
-        deadline = time.time() + 120
-        for line in proc.stdout:
-            seen.append(line)
-            if 'Stream the copy' in line or time.time() > deadline:
-                break
-        time.sleep(1)
         with pytest.raises(Exception):  # the donor is stopped for the copy
             with lab.server('lab3') as s:
                 s.value('SELECT 1')
@@ -294,10 +286,6 @@ def test_a_cold_clone_whose_controller_is_killed_leaves_the_donor_running(lab):
 def test_a_logical_clone_whose_controller_is_killed_puts_the_targets_durability_back(lab):
     """kill -9 of ansible-playbook while the target's durability is relaxed for the load: the copy's background
     job puts it back when the load ends."""
-    import json
-    import signal
-    import subprocess
-    from conftest import BIN, REPO, ansible_env
     with lab.server('lab4') as s:
         s.sql('SET GLOBAL innodb_flush_log_at_trx_commit = 1, GLOBAL sync_binlog = 1')
         durability = s.one(DURABILITY)

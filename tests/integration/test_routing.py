@@ -507,6 +507,18 @@ def continue_haproxy(env, interposer, expected, timeout=20):
         time.sleep(0.2)
 
 
+def switch_with_a_hung_haproxy(env, interposer, tmp_path):
+    """promote_master.yml r1 -> r2 through ``interposer`` (writing the inventory back); it must fail, the hang
+    injected, well within its bounds (the router's timeout is 2 s a call). Returns the run and the inventory."""
+    written = routed_inventory(env['lab'], str(tmp_path), interposer.path, 'inventory.yml')
+    started = time.time()
+    run = run_playbook('playbooks/promote_master.yml', inventory=written,
+                       extra_vars=dict(new_master='r2', write_inventory=written))
+    assert interposer.injected.is_set() and run.rc != 0
+    assert time.time() - started < 45
+    return run, written
+
+
 def test_router_hanging_at_demote_undoes_the_switchover_within_its_timeout(env, tmp_path):
     """HAProxy stops answering just as the module demotes r1: the switchover is undone within the router's
     timeout (r1 writable and unlocked, r2 its replica again), and the play says how to point HAProxy back by
@@ -515,12 +527,7 @@ def test_router_hanging_at_demote_undoes_the_switchover_within_its_timeout(env, 
     restore(env)
     interposer = hung_haproxy(env, lambda line: 'r1 state maint' in line)
     try:
-        written = routed_inventory(lab, str(tmp_path), interposer.path, 'inventory.yml')
-        started = time.time()
-        run = run_playbook('playbooks/promote_master.yml', inventory=written, extra_vars=dict(new_master='r2'))
-        took = time.time() - started
-        assert interposer.injected.is_set() and run.rc != 0
-        assert took < 45, took
+        run, _written = switch_with_a_hung_haproxy(env, interposer, tmp_path)
         assert 'failed and was undone' in run.output and 'phase demote' in run.output, run.output[-3000:]
         assert 'did not answer' in run.output
         assert "point it back by hand: echo 'set server rw/r1 state ready" in run.output
@@ -543,13 +550,7 @@ def test_router_hanging_at_promote_fails_safe_with_the_new_master_writable(env, 
     restore(env)
     interposer = hung_haproxy(env, lambda line: 'r2 state ready' in line)
     try:
-        written = routed_inventory(lab, str(tmp_path), interposer.path, 'inventory.yml')
-        started = time.time()
-        run = run_playbook('playbooks/promote_master.yml', inventory=written,
-                           extra_vars=dict(new_master='r2', write_inventory=written))
-        took = time.time() - started
-        assert interposer.injected.is_set() and run.rc != 0
-        assert took < 45, took
+        run, written = switch_with_a_hung_haproxy(env, interposer, tmp_path)
         result = run.result(SWITCH)
         assert result['promoted'] is True and result['state']['writable'] == ['r2']
         assert result['state']['not_replicating'] == {}
