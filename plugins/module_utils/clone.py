@@ -482,23 +482,26 @@ class _Pipe:
 
 
 def stream(produce, receive, progress_file=None, timeout=None, chunk=1 << 20, producer_ok=(0,), compress=None,
-           bandwidth=None):
+           bandwidth=None, stall=None):
     """Pipe ``produce`` into ``receive``; returns dict(bytes, seconds, mb_per_s, said: what the receiver printed).
 
     ``compress`` (a COMPRESSORS name) puts its compressor behind the producer here; the receiver must then
     decompress (see compressed()). ``bandwidth`` (MB/s) caps the rate of the bytes sent; bytes, rate and
-    progress count what is sent (compressed, if so).
+    progress count what is sent (compressed, if so). ``stall``: seconds without a byte moved after which the copy
+    fails (a source or target that hangs), like ``timeout`` for the whole copy.
     """
-    return stream_many([(produce, receive, b'')], progress_file, timeout, chunk, producer_ok, compress, bandwidth)
+    return stream_many([(produce, receive, b'')], progress_file, timeout, chunk, producer_ok, compress, bandwidth,
+                       stall=stall)
 
 
 def stream_many(pipes, progress_file=None, timeout=None, chunk=1 << 20, producer_ok=(0,), compress=None,
-                bandwidth=None, started=None):
+                bandwidth=None, started=None, stall=None):
     """Run several (produce, receive, epilogue) pipes at once, as stream() runs one; ``epilogue`` (bytes) is written
     to the receiver after the producer's end. ``started`` is called with the pipes once every process has been
     started, before any byte is copied (e.g. to release a lock the producers' consistent start needed). Bytes and progress add the pipes up; said
     comes from the first pipe."""
     begin = time.time()
+    moved = [0, begin]  # bytes at the last look that saw bytes move, and when
     if progress_file and os.path.isfile(progress_file) and not os.path.islink(progress_file):
         os.unlink(progress_file)  # a fresh progress file for this copy
     running = []
@@ -532,6 +535,12 @@ def stream_many(pipes, progress_file=None, timeout=None, chunk=1 << 20, producer
                 _report(progress_file, copied(), now - begin)
             if timeout and now - begin > timeout:
                 raise CopyError('the copy did not finish within %ss (%s copied)' % (timeout, _human(copied())))
+            if copied() != moved[0]:
+                moved[:] = [copied(), now]
+            elif stall and now - moved[1] > stall:
+                raise CopyError('no byte of the copy has moved for %ss (%s copied): the source or the target hangs (a '
+                                'stopped process, a lock it waits for, a full disk); raise the stall timeout if such a '
+                                'pause is expected' % (stall, _human(copied())))
         broken = [pipe.error for pipe in running if pipe.error]  # pumps that broke before the loop looked
         if broken:
             raise CopyError(str(broken[0]))

@@ -152,6 +152,15 @@ options:
     description: Seconds the copy may take.
     type: int
     default: 86400
+  stall_timeout:
+    description:
+      - Seconds the copy may go without a byte moved (0.001 to 86400); then it fails and its processes are killed. A
+        source or target that hangs (a stopped process, a lock it waits for, a full disk) ends the copy within this
+        bound instead of O(timeout). Raise it when a long pause is expected (e.g. a hot backup waiting for a long
+        query before its final lock).
+    type: float
+    default: 600
+    version_added: 0.5.0
   check_space:
     description:
       - In check mode, also check that the filesystem of O(target_dir) on the target host (reached through
@@ -342,6 +351,7 @@ def main():
             transport=dict(type='list', elements='str', default=[]),
             progress_file=dict(type='path'),
             timeout=dict(type='int', default=86400),
+            stall_timeout=dict(type='float', default=600),
             check_space=dict(type='bool', default=True),
             space_margin=dict(type='int', default=10),
             owner=dict(type='str', default='mysql'),
@@ -406,7 +416,8 @@ def main():
             if space['problem']:
                 module.fail_json(msg='%s. Nothing was changed' % space['problem'], commands=commands, space=space)
             module.exit_json(changed=True, commands=commands, space=space)
-        how = dict(progress_file=p['progress_file'], timeout=p['timeout'], compress=p['compress'], bandwidth=p['bandwidth'])
+        how = dict(progress_file=p['progress_file'], timeout=p['timeout'], compress=p['compress'], bandwidth=p['bandwidth'],
+                   stall=p['stall_timeout'])
         if logical:  # the source's session locks it while the streams start
             def load():
                 return clone.logical_copy(server, p['flavor'], options_file, schemas, receive, p['streams'], **how)

@@ -43,6 +43,18 @@ def app(lab):
     return lab.tcp_server('lab1', user=h['replicant_app_user'], password=h['replicant_app_password'])
 
 
+def source_replicates_unlocked(lab, source, note, timeout=30):
+    """A new write on the master reaches ``source`` within ``timeout`` s, and nothing there waits for a lock."""
+    with app(lab) as m:
+        m.sql('INSERT INTO shop.orders (note) VALUES (%s)', (note,))
+    with lab.server('lab1') as master:
+        gtid = fetch_master_pos(master)['gtid_executed']
+    with lab.server(source) as s:
+        assert s.value('SELECT MASTER_GTID_WAIT(%s, %s)', (gtid, timeout)) == 0
+        assert not [r for r in s.sql('SHOW PROCESSLIST') if 'lock' in (r['State'] or '').lower()]
+        assert s.value('SELECT COUNT(*) FROM shop.orders WHERE note = %s', (note,)) == 1
+
+
 class Writer:
     """An application writing to the master without pause until stopped."""
 
@@ -207,14 +219,8 @@ def test_an_interrupted_clone_leaves_nothing_locked_and_the_source_running(lab, 
     if method == 'logical':
         with lab.server('lab4') as s:  # a failed load leaves the target's durability as it was
             assert s.one(DURABILITY) == durability
-    note = 'after the interrupted %s clone' % method
-    with app(lab) as m:  # the source replicates (not locked, not stopped): a new write reaches it
-        m.sql('INSERT INTO shop.orders (note) VALUES (%s)', (note,))
-    with lab.server('lab1') as master, lab.server(source) as s:
-        gtid = fetch_master_pos(master)['gtid_executed']
-        assert s.value('SELECT MASTER_GTID_WAIT(%s, 20)', (gtid,)) == 0
-        assert not [r for r in s.sql('SHOW PROCESSLIST') if 'lock' in (r['State'] or '').lower()]
-        assert s.value('SELECT COUNT(*) FROM shop.orders WHERE note = %s', (note,)) == 1
+    # the source replicates (not locked, not stopped): a new write reaches it
+    source_replicates_unlocked(lab, source, 'after the interrupted %s clone' % method, timeout=20)
 
 
 def test_a_snapshot_clone_interrupted_with_ctrl_c_leaves_the_source_unlocked_and_replicating(lab):
@@ -233,15 +239,7 @@ def test_a_snapshot_clone_interrupted_with_ctrl_c_leaves_the_source_unlocked_and
         if proc.poll() is None:
             proc.kill()
     interrupted = time.time()
-    with lab.server('lab1') as master:
-        gtid = fetch_master_pos(master)['gtid_executed']
-    with app(lab) as m:
-        m.sql("INSERT INTO shop.orders (note) VALUES ('after ctrl-c')")
-    with lab.server('lab1') as master:
-        gtid = fetch_master_pos(master)['gtid_executed']
-    with lab.server('lab2') as s:
-        assert s.value('SELECT MASTER_GTID_WAIT(%s, 30)', (gtid,)) == 0
-        assert not [r for r in s.sql('SHOW PROCESSLIST') if 'lock' in (r['State'] or '').lower()]
+    source_replicates_unlocked(lab, 'lab2', 'after ctrl-c')
     assert time.time() - interrupted < 25
     subprocess.run(['pkill', '-f', '^sleep 120.25$'], check=False)  # the stalled transport of this test only
 
@@ -319,3 +317,18 @@ def test_a_logical_clone_whose_controller_is_killed_puts_the_targets_durability_
     same_data_and_replicating(lab, 'lab4')
     with lab.server('lab4') as s:
         assert s.one(DURABILITY) == durability
+
+
+def test_a_copy_whose_target_hangs_fails_within_the_stall_bound_and_unlocks_the_source(lab):
+    """The receiving side hangs (a transport that never reads) during a snapshot copy, the source read-locked:
+    the play fails after clone_slave_stall_timeout seconds without a byte moved (not clone_slave_timeout), says
+    what to run next, and the source is unlocked and replicating."""
+    started = time.time()
+    run = clone(lab, method='snapshot', source='lab2', force=True, clone_slave_stall_timeout=4,
+                clone_slave_transport=['sh', '-c', CHECKS_ONLY + 'exec sleep 120.5', 'hang'])
+    assert run.rc != 0
+    assert time.time() - started < 60
+    assert 'no byte of the copy has moved for 4.0s' in run.output, run.output[-3000:]
+    assert 'Fix the cause and run again' in run.output and '-e target=lab4 -e source=lab2 -e method=snapshot' in run.output
+    subprocess.run(['pkill', '-f', '^sleep 120.5$'], check=False)
+    source_replicates_unlocked(lab, 'lab2', 'after a stalled copy')

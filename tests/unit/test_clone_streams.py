@@ -173,3 +173,16 @@ def test_relaxed_refuses_a_durability_it_cannot_read(tmp_path):
     with pytest.raises(clone.CopyError, match="could not read the target's durability"):
         clone.relaxed(client, lambda: dict(bytes=5))
     assert 'SET' not in log.read_text()  # nothing was relaxed
+
+
+def test_a_copy_in_which_no_byte_moves_fails_within_the_stall_bound():
+    """A producer that hangs after its first bytes (a stopped source): the copy fails after ``stall`` seconds of no
+    byte moved, not at its whole timeout, and its processes are gone."""
+    started = time.time()
+    with pytest.raises(clone.CopyError, match=r'no byte of the copy has moved for 1\.0s'):
+        clone.stream(['sh', '-c', 'echo first; exec sleep 60'], ['sh', '-c', 'cat > /dev/null'], timeout=60, stall=1.0)
+    assert time.time() - started < 10
+    # bytes that keep moving, slowly, are no stall
+    result = clone.stream(['sh', '-c', 'for i in 1 2 3 4; do echo $i; sleep 0.4; done'], ['sh', '-c', 'cat > /dev/null'],
+                          timeout=60, stall=1.0)
+    assert result['bytes'] == 8
