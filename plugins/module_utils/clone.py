@@ -265,20 +265,40 @@ def relaxed(client, load, timeout=None):
         return ('SET %s;\n' % ', '.join('GLOBAL %s = %d' % pair for pair in pairs)).encode()
 
     _run(client, setting(RELAXED_DURABILITY), timeout, "relaxing the target's durability for the load")
+    result = _restoring(load, lambda: _run(client, setting((n, before[n]) for n in names), timeout,
+                                           "restoring the target's durability"),
+                        "the target's durability was NOT restored (%s; set them by hand)"
+                        % ', '.join('%s = %d' % (n, before[n]) for n in names))
+    return dict(result, durability=before)
+
+
+def with_source_stopped(donor, copy, timeout=3600):
+    """``copy()`` with the source server stopped (``donor``: a lifecycle control) and started again whatever happens,
+    if it ran; returns copy()'s result plus ``source`` (what was done)."""
+    was = donor.running()
+    if not was:
+        return dict(copy(), source=dict(stopped=False, started=False))
+    donor.stop(timeout=min(timeout, 3600))
+    result = _restoring(copy, lambda: donor.start(timeout=min(timeout, 3600)),
+                        'the source %s did NOT start again' % donor)
+    return dict(result, source=dict(stopped=True, started=True))
+
+
+def _restoring(body, restore, not_restored):
+    """body(), then restore() - also when body() fails. A restore that fails raises CopyError: ``not_restored``, why,
+    and body()'s own failure if it had one."""
     failure = None
     try:
-        result = load()
+        return body()
     except Exception as exc:
         failure = exc
         raise
     finally:
         try:
-            _run(client, setting((n, before[n]) for n in names), timeout, "restoring the target's durability")
-        except CopyError as exc:
-            raise CopyError('%s the target\'s durability was NOT restored (%s; set them by hand): %s' % (
-                'the load ended, but' if failure is None else '%s; and' % failure,
-                ', '.join('%s = %d' % (n, before[n]) for n in names), exc))
-    return dict(result, durability=before)
+            restore()
+        except Exception as exc:  # a CopyError, a LifecycleError: said with what it leaves undone
+            raise CopyError('%s %s: %s' % ('the copy ended, but' if failure is None else '%s; and' % failure,
+                                           not_restored, exc))
 
 
 def receiver(method, flavor, target_dir=None, options_file=None, owner='mysql'):

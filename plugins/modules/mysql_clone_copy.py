@@ -312,28 +312,6 @@ from ansible_collections.replicant.mysql.plugins.module_utils.replication import
 from ansible_collections.replicant.mysql.plugins.module_utils.server import ServerError
 
 
-def stopped_copy(donor, timeout, copy):
-    """``copy()`` with the source server ``donor`` stopped; it is started again whatever happens (if it ran)."""
-    was = donor.running()
-    if was:
-        donor.stop(timeout=min(timeout, 3600))
-    failure = None
-    try:
-        result = copy()
-    except Exception as exc:
-        failure = exc
-        raise
-    finally:
-        if was:
-            try:
-                donor.start(timeout=min(timeout, 3600))
-            except lifecycle.LifecycleError as exc:
-                raise clone.CopyError('%s the source %s did NOT start again: %s' % (
-                    'the copy was made, but' if failure is None else '%s; and' % failure, donor, exc))
-    result['source'] = dict(stopped=was, started=was)
-    return result
-
-
 def main():
     module = AnsibleModule(
         argument_spec=argument_spec(
@@ -428,7 +406,7 @@ def main():
                 result = load()
             commands = [' '.join(shlex.quote(word) for word in command) for command in result.pop('producers')] + commands[-1:]
         elif donor is not None:
-            result = stopped_copy(donor, p['timeout'], lambda: clone.stream(produce, receive, **how))
+            result = clone.with_source_stopped(donor, lambda: clone.stream(produce, receive, **how), p['timeout'])
         else:
             # a snapshot copies files of a running server: tar's "file changed as we read it" (exit 1) is expected
             result = clone.stream(produce, receive, producer_ok=(0, 1) if p['method'] == 'snapshot' else (0,), **how)

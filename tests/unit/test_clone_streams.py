@@ -186,3 +186,40 @@ def test_a_copy_in_which_no_byte_moves_fails_within_the_stall_bound():
     result = clone.stream(['sh', '-c', 'for i in 1 2 3 4; do echo $i; sleep 0.4; done'], ['sh', '-c', 'cat > /dev/null'],
                           timeout=60, stall=1.0)
     assert result['bytes'] == 8
+
+
+class _Donor:
+    def __init__(self, running=True, start_error=None):
+        self.calls, self.up, self.start_error = [], running, start_error
+
+    def running(self):
+        return self.up
+
+    def stop(self, timeout):
+        self.calls.append('stop')
+        self.up = False
+
+    def start(self, timeout):
+        self.calls.append('start')
+        if self.start_error:
+            raise self.start_error
+        self.up = True
+
+
+def test_the_donor_is_started_again_whatever_the_copy_does():
+    donor = _Donor()
+    assert clone.with_source_stopped(donor, lambda: dict(bytes=1))['source'] == dict(stopped=True, started=True)
+    assert donor.calls == ['stop', 'start']
+
+    def broken():
+        raise clone.CopyError('the copy failed')
+    donor = _Donor()
+    with pytest.raises(clone.CopyError, match='the copy failed'):
+        clone.with_source_stopped(donor, broken)
+    assert donor.calls == ['stop', 'start'] and donor.up
+    donor = _Donor(start_error=RuntimeError('port in use'))
+    with pytest.raises(clone.CopyError, match='the copy ended, but the source .* did NOT start again: port in use'):
+        clone.with_source_stopped(donor, lambda: dict(bytes=1))
+    donor = _Donor(running=False)  # a donor that was down stays down
+    assert clone.with_source_stopped(donor, lambda: dict(bytes=1))['source'] == dict(stopped=False, started=False)
+    assert donor.calls == []
